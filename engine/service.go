@@ -1,0 +1,330 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/vaktmfa/vakt"
+	"github.com/vaktmfa/vakt/events"
+)
+
+// Keyring keeps users' data keys. Destroying a key erases the user's secrets
+// (crypto-shredding): the events stay, and their sealed fields can no longer
+// be opened. The NATS shell keeps keys in KV wrapped by a master key;
+// [MemoryKeyring] keeps them in memory.
+type Keyring interface {
+	// DataKey returns the user's key. If there is none it creates one when
+	// create is set, and otherwise returns nil and no error.
+	DataKey(ctx context.Context, tenant, user string, create bool) ([]byte, error)
+	// Destroy deletes the user's key for good.
+	Destroy(ctx context.Context, tenant, user string) error
+}
+
+// Service is the thin imperative shell around [Decide]: it loads the tenant's
+// policy and the user's state from a store, decides, appends the events with
+// optimistic concurrency, and retries on conflict. Parallel commands for one
+// user are serialised by the store's expected-sequence check, so two requests
+// can never both succeed with the same code.
+//
+// The zero values of Now and Rand are the system clock and crypto/rand.
+type Service struct {
+	Store events.Store
+	Keys  Keyring
+	Now   func() time.Time
+	Rand  io.Reader
+	// Attempts bounds the decide-append loop under contention (default 10).
+	Attempts int
+
+	mu      sync.Mutex
+	tenants map[string]*Tenant
+}
+
+// Request is one command for one user.
+type Request struct {
+	Tenant  string
+	User    string
+	Command Command
+	// ID is the command id (idempotency key): a retry with the same id after
+	// a lost reply is answered from the store, not applied twice.
+	ID string
+	// Actor says who asked, for the audit ("user", "helpdesk:alice", ...).
+	Actor string
+}
+
+// Result is what a command did.
+type Result struct {
+	Records []events.Record
+	Reply   Reply
+	// Duplicate is set when the command id had already been applied; Records
+	// are what it stored then. One-time values (codes, tokens) are not shown
+	// again.
+	Duplicate bool
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return systemNow()
+}
+
+func (s *Service) rand() io.Reader {
+	if s.Rand != nil {
+		return s.Rand
+	}
+	return systemRand
+}
+
+// needsNewKey says which commands may create a user's data key; the others
+// only read it, so that probing unknown user names stores nothing.
+func needsNewKey(c Command) bool {
+	switch c.(type) {
+	case StartEnrolment, IssueTemporaryPass, Reset:
+		return true
+	}
+	return false
+}
+
+// Execute runs a command for a user.
+func (s *Service) Execute(ctx context.Context, req Request) (Result, error) {
+	stream := events.Stream{Tenant: req.Tenant, User: req.User}
+	if req.User == "" {
+		return Result{}, vakt.Errorf(vakt.CodeInvalidArgument, "user id is empty")
+	}
+	if err := stream.Validate(); err != nil {
+		return Result{}, err
+	}
+	if err := checkCommandID(req.ID); err != nil {
+		return Result{}, err
+	}
+	if req.Command == nil {
+		return Result{}, vakt.Errorf(vakt.CodeInvalidArgument, "no command")
+	}
+	attempts := s.Attempts
+	if attempts <= 0 {
+		attempts = 10
+	}
+	for range attempts {
+		t, err := s.tenant(ctx, req.Tenant)
+		if err != nil {
+			return Result{}, err
+		}
+		recs, err := s.Store.Load(ctx, stream, events.Head{})
+		if err != nil {
+			return Result{}, err
+		}
+		u, err := Fold(req.Tenant, req.User, recs)
+		if err != nil {
+			return Result{}, err
+		}
+		var key []byte
+		if u.Erased {
+			// Finish an erasure that was recorded but whose key survived a crash.
+			if err := s.Keys.Destroy(ctx, req.Tenant, req.User); err != nil {
+				return Result{}, err
+			}
+		} else if key, err = s.Keys.DataKey(ctx, req.Tenant, req.User, needsNewKey(req.Command)); err != nil {
+			return Result{}, err
+		}
+		policy := t.Policy
+		env := Env{Now: s.now(), Rand: s.rand(), Policy: &policy, DataKey: key}
+		dec, derr := Decide(u, req.Command, env)
+		if len(dec.Events) == 0 {
+			return Result{Reply: dec.Reply}, derr
+		}
+		res, err := s.append(ctx, stream, u.Head, req, env, dec.Events)
+		if vakt.CodeOf(err) == vakt.CodeConflict {
+			continue
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		for _, r := range res.Records {
+			if _, ok := r.Event.(events.UserErased); ok {
+				if err := s.Keys.Destroy(ctx, req.Tenant, req.User); err != nil {
+					return Result{}, vakt.Errorf(vakt.CodeInternal, "the user is marked erased but the data key could not be destroyed; run erase again: %w", err)
+				}
+			}
+		}
+		if res.Duplicate {
+			return Result{Records: res.Records, Duplicate: true}, errorOf(res.Records)
+		}
+		return Result{Records: res.Records, Reply: dec.Reply}, derr
+	}
+	return Result{}, vakt.Errorf(vakt.CodeConflict, "the user's state kept changing during %d attempts; retry", attempts)
+}
+
+func (s *Service) append(ctx context.Context, stream events.Stream, head events.Head, req Request, env Env, evs []events.Event) (events.AppendResult, error) {
+	recs, err := events.Build(stream, head, events.Meta{Command: req.ID, Actor: req.Actor, Time: env.Now}, env.Rand, evs)
+	if err != nil {
+		return events.AppendResult{}, err
+	}
+	return s.Store.Append(ctx, stream, head, recs)
+}
+
+// errorOf recovers the error of a recorded rejection from its events, for a
+// duplicate whose first reply was lost.
+func errorOf(recs []events.Record) error {
+	for _, r := range recs {
+		switch e := r.Event.(type) {
+		case events.AttemptFailed:
+			if e.Reason == "code_reused" {
+				return vakt.Errorf(vakt.CodeCodeReused, "this code was already used")
+			}
+			return vakt.Errorf(vakt.CodeInvalidCode, "the code was wrong")
+		case events.ConfirmationFailed:
+			return vakt.Errorf(vakt.CodeInvalidCode, "the code was wrong")
+		}
+	}
+	return nil
+}
+
+func checkCommandID(id string) error {
+	if id == "" || len(id) > 64 {
+		return vakt.Errorf(vakt.CodeInvalidArgument, "command id must be 1 to 64 characters")
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c >= 0x7f {
+			return vakt.Errorf(vakt.CodeInvalidArgument, "command id must be printable ASCII without spaces")
+		}
+	}
+	return nil
+}
+
+// SetPolicy sets a tenant's policy.
+func (s *Service) SetPolicy(ctx context.Context, tenant string, p Policy, commandID, actor string) (Result, error) {
+	stream := events.TenantStream(tenant)
+	if err := stream.Validate(); err != nil {
+		return Result{}, err
+	}
+	if err := checkCommandID(commandID); err != nil {
+		return Result{}, err
+	}
+	attempts := max(s.Attempts, 10)
+	for range attempts {
+		t, err := s.tenant(ctx, tenant)
+		if err != nil {
+			return Result{}, err
+		}
+		env := Env{Now: s.now(), Rand: s.rand()}
+		dec, err := DecideTenant(t, SetPolicy{Policy: p}, env)
+		if err != nil || len(dec.Events) == 0 {
+			return Result{Reply: dec.Reply}, err
+		}
+		res, err := s.append(ctx, stream, t.Head, Request{ID: commandID, Actor: actor}, env, dec.Events)
+		if vakt.CodeOf(err) == vakt.CodeConflict {
+			continue
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Records: res.Records, Reply: dec.Reply, Duplicate: res.Duplicate}, nil
+	}
+	return Result{}, vakt.Errorf(vakt.CodeConflict, "the tenant's policy kept changing; retry")
+}
+
+// Policy returns a tenant's policy in force (the defaults if it never set one).
+func (s *Service) Policy(ctx context.Context, tenant string) (Policy, error) {
+	if err := events.ValidateID("tenant", tenant); err != nil {
+		return Policy{}, err
+	}
+	t, err := s.tenant(ctx, tenant)
+	if err != nil {
+		return Policy{}, err
+	}
+	return t.Policy, nil
+}
+
+// User returns a user's current state.
+func (s *Service) User(ctx context.Context, tenant, user string) (*User, error) {
+	stream := events.Stream{Tenant: tenant, User: user}
+	if user == "" {
+		return nil, vakt.Errorf(vakt.CodeInvalidArgument, "user id is empty")
+	}
+	if err := stream.Validate(); err != nil {
+		return nil, err
+	}
+	recs, err := s.Store.Load(ctx, stream, events.Head{})
+	if err != nil {
+		return nil, err
+	}
+	return Fold(tenant, user, recs)
+}
+
+// tenant returns the tenant's state, reading only the policy events that are
+// newer than the cached copy.
+func (s *Service) tenant(ctx context.Context, id string) (*Tenant, error) {
+	s.mu.Lock()
+	cached := s.tenants[id]
+	s.mu.Unlock()
+	t := NewTenant(id)
+	if cached != nil {
+		*t = *cached
+	}
+	recs, err := s.Store.Load(ctx, events.TenantStream(id), t.Head)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return t, nil
+	}
+	for i := range recs {
+		if err := t.Evolve(&recs[i]); err != nil {
+			return nil, err
+		}
+	}
+	s.mu.Lock()
+	if s.tenants == nil {
+		s.tenants = map[string]*Tenant{}
+	}
+	if old := s.tenants[id]; old == nil || old.Head.Seq < t.Head.Seq {
+		s.tenants[id] = t
+	}
+	s.mu.Unlock()
+	return t, nil
+}
+
+// MemoryKeyring keeps data keys in memory (tests, examples, `vakt demo`).
+type MemoryKeyring struct {
+	Rand io.Reader // default crypto/rand
+
+	mu   sync.Mutex
+	keys map[[2]string][]byte
+}
+
+// DataKey implements [Keyring].
+func (k *MemoryKeyring) DataKey(ctx context.Context, tenant, user string, create bool) ([]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	id := [2]string{tenant, user}
+	if key, ok := k.keys[id]; ok || !create {
+		return key, nil
+	}
+	r := k.Rand
+	if r == nil {
+		r = systemRand
+	}
+	key := make([]byte, DataKeySize)
+	if _, err := io.ReadFull(r, key); err != nil {
+		return nil, vakt.Errorf(vakt.CodeInternal, "make a data key: %w", err)
+	}
+	if k.keys == nil {
+		k.keys = map[[2]string][]byte{}
+	}
+	k.keys[id] = key
+	return key, nil
+}
+
+// Destroy implements [Keyring].
+func (k *MemoryKeyring) Destroy(ctx context.Context, tenant, user string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	id := [2]string{tenant, user}
+	if key, ok := k.keys[id]; ok {
+		clear(key)
+		delete(k.keys, id)
+	}
+	return nil
+}

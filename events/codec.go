@@ -1,0 +1,160 @@
+package events
+
+import (
+	"crypto/sha256"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/vaktmfa/vakt"
+)
+
+// MaxEventSize bounds one stored event. Nothing the engine decides comes near
+// it; a larger record is refused on encode and on decode.
+const MaxEventSize = 64 << 10
+
+// Encode returns the canonical bytes of an event: the envelope's fields in a
+// fixed order followed by the data, compact JSON, strings escaped as
+// encoding/json escapes them. These bytes are what stores keep and what the
+// hash chain covers, so they are written once and never re-encoded.
+func Encode(env *Envelope, ev Event) ([]byte, error) {
+	data, err := marshal(ev)
+	if err != nil {
+		return nil, vakt.Errorf(vakt.CodeInternal, "encode %s: %w", ev.EventType(), err)
+	}
+	b := make([]byte, 0, 256+len(data))
+	b = append(b, `{"id":`...)
+	b = appendString(b, env.ID)
+	b = append(b, `,"tenant":`...)
+	b = appendString(b, env.Tenant)
+	b = append(b, `,"user":`...)
+	b = appendString(b, env.User)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, env.Seq, 10)
+	b = append(b, `,"time":"`...)
+	b = env.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","type":`...)
+	b = appendString(b, env.Type)
+	b = append(b, `,"v":`...)
+	b = strconv.AppendInt(b, int64(env.Version), 10)
+	b = append(b, `,"command":`...)
+	b = appendString(b, env.Command)
+	b = append(b, `,"actor":`...)
+	b = appendString(b, env.Actor)
+	b = append(b, `,"prev":"`...)
+	b = appendHex(b, env.Prev[:])
+	b = append(b, `","data":`...)
+	b = append(b, data...)
+	b = append(b, '}')
+	if len(b) > MaxEventSize {
+		return nil, vakt.Errorf(vakt.CodeInvalidArgument, "event %s is %d bytes; the limit is %d", ev.EventType(), len(b), MaxEventSize)
+	}
+	return b, nil
+}
+
+// wire is the decoded shape of canonical bytes.
+type wire struct {
+	Envelope
+	Data rawMessage `json:"data"`
+}
+
+// Decode parses stored bytes into a record (without hash or position, which
+// stores keep beside the bytes), decoding and upcasting the data with reg.
+// raw is kept by the record, not copied.
+func (reg *Registry) Decode(raw []byte) (Record, error) {
+	var rec Record
+	if len(raw) > MaxEventSize {
+		return rec, vakt.Errorf(vakt.CodeInvalidArgument, "event is %d bytes; the limit is %d", len(raw), MaxEventSize)
+	}
+	var w wire
+	if err := unmarshal(raw, &w); err != nil {
+		return rec, vakt.Errorf(vakt.CodeInvalidArgument, "decode event: %w", err)
+	}
+	if w.ID == "" || w.Tenant == "" || w.Type == "" || w.Seq == 0 || w.Version < 1 || len(w.Data) == 0 {
+		return rec, vakt.Errorf(vakt.CodeInvalidArgument, "decode event: id, tenant, seq, type, v and data are required")
+	}
+	ev, err := reg.DecodeData(w.Type, w.Version, w.Data)
+	if err != nil {
+		return rec, err
+	}
+	rec.Envelope, rec.Event, rec.Raw = w.Envelope, ev, raw
+	return rec, nil
+}
+
+// Decode decodes with the default registry.
+func Decode(raw []byte) (Record, error) { return Default.Decode(raw) }
+
+// ChainHash is the hash of an event: SHA-256 over the previous event's hash and
+// the event's stored bytes. Hashing stored bytes (which hold only ciphertext of
+// secrets) means erasing a user's key never breaks the chain.
+func ChainHash(prev Hash, raw []byte) Hash {
+	h := sha256.New()
+	h.Write(prev[:])
+	h.Write(raw)
+	var out Hash
+	h.Sum(out[:0])
+	return out
+}
+
+const hexDigits = "0123456789abcdef"
+
+func appendHex(b, src []byte) []byte {
+	for _, c := range src {
+		b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
+	}
+	return b
+}
+
+// appendString writes s as a JSON string exactly as encoding/json does with
+// HTML escaping on: <, >, &, U+2028 and U+2029 escaped, invalid UTF-8 replaced.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

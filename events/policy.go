@@ -1,0 +1,179 @@
+package events
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Policy is a tenant's MFA policy: every number the engine decides with. It is
+// data here because it travels inside the policy.set event; the defaults and
+// the validation live in the engine ([github.com/vaktmfa/vakt/engine.DefaultPolicy]).
+type Policy struct {
+	// Issuer names the service in authenticator apps (the otpauth issuer).
+	Issuer string `json:"issuer"`
+	// Methods that may be enrolled and used.
+	Methods []string `json:"methods"`
+	// TOTP is the profile of new TOTP authenticators and the verification skew.
+	TOTP OTPProfile `json:"totp"`
+	// HOTPLookAhead is how many counters past the expected one a code may match.
+	HOTPLookAhead int `json:"hotp_look_ahead"`
+	// HOTPResyncWindow is how far two consecutive codes are searched to resync.
+	HOTPResyncWindow int `json:"hotp_resync_window"`
+
+	EnrolmentTTL    Duration `json:"enrolment_ttl"`    // a pending enrolment on a screen
+	ActivationTTL   Duration `json:"activation_ttl"`   // an onboarding activation link
+	ConfirmAttempts int      `json:"confirm_attempts"` // wrong confirmations before a pending enrolment is dropped
+
+	ChallengeTTL         Duration `json:"challenge_ttl"`
+	MaxPendingChallenges int      `json:"max_pending_challenges"`
+	PushTTL              Duration `json:"push_ttl"`
+	MaxPendingPushes     int      `json:"max_pending_pushes"`
+	PushFatigue          Fatigue  `json:"push_fatigue"`
+	// FraudLock locks every method, push included, when the user reports fraud,
+	// until the helpdesk unlocks or resets the user.
+	FraudLock bool `json:"fraud_lock"`
+
+	OOB     OOBPolicy     `json:"oob"` // SMS and e-mail codes
+	Lockout LockoutPolicy `json:"lockout"`
+
+	// Apps lists the applications and how long each lets a remembered browser
+	// skip the challenge (0: every login).
+	Apps                 []AppPolicy `json:"apps"`
+	MaxRememberedDevices int         `json:"max_remembered_devices"`
+
+	// EnforceFrom: before it, a user without an authenticator may snooze
+	// enrolment MaxSnoozes times; from it, the challenge answers
+	// enrolment_required. The zero time enforces from the start.
+	EnforceFrom time.Time `json:"enforce_from,omitzero"`
+	MaxSnoozes  int       `json:"max_snoozes"`
+
+	// ResetProofLevel is the eIDAS level (low, substantial, high) that an
+	// identity proof must reach for a self-service reset.
+	ResetProofLevel string `json:"reset_proof_level"`
+
+	TemporaryPassTTL    Duration `json:"temporary_pass_ttl"`
+	TemporaryPassMaxTTL Duration `json:"temporary_pass_max_ttl"`
+
+	RecoveryCodes     int `json:"recovery_codes"`
+	MaxAuthenticators int `json:"max_authenticators"`
+}
+
+// OTPProfile is the algorithm, length and period of OTP codes.
+type OTPProfile struct {
+	Algorithm string `json:"algorithm"` // SHA1, SHA256 or SHA512
+	Digits    int    `json:"digits"`    // 6 or 8
+	Period    int    `json:"period"`    // seconds
+	Skew      int    `json:"skew"`      // steps accepted either side
+}
+
+// Fatigue is the push-fatigue rule: Refusals denied or unanswered pushes within
+// Window pause push for Pause.
+type Fatigue struct {
+	Refusals int      `json:"refusals"`
+	Window   Duration `json:"window"`
+	Pause    Duration `json:"pause"`
+}
+
+// OOBPolicy governs codes sent by SMS or e-mail.
+type OOBPolicy struct {
+	CodeTTL  Duration `json:"code_ttl"`
+	Attempts int      `json:"attempts"`
+	Digits   int      `json:"digits"`
+}
+
+// LockoutPolicy is the lockout ladder: after Threshold consecutive failures the
+// code-based methods lock for Base, doubling with every further Threshold
+// failures up to Max; HardLimit consecutive failures lock until a helpdesk
+// unlock or a reset.
+type LockoutPolicy struct {
+	Threshold int      `json:"threshold"`
+	Base      Duration `json:"base"`
+	Max       Duration `json:"max"`
+	HardLimit int      `json:"hard_limit"`
+}
+
+// AppPolicy is one application's remembered-browser rule.
+type AppPolicy struct {
+	Name        string   `json:"name"`
+	RememberFor Duration `json:"remember_for"`
+}
+
+// App returns the named application's policy.
+func (p *Policy) App(name string) (AppPolicy, bool) {
+	for _, a := range p.Apps {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return AppPolicy{}, false
+}
+
+// Allows reports whether the method may be used in this tenant.
+func (p *Policy) Allows(method string) bool {
+	for _, m := range p.Methods {
+		if m == method {
+			return true
+		}
+	}
+	return false
+}
+
+// Duration is a time.Duration written in JSON as "90s", "10m", "1h30m" or "20d".
+type Duration time.Duration
+
+// D returns the duration as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String formats d with the largest whole units: 20d, 1h30m, 2m, 500ms.
+func (d Duration) String() string {
+	v := time.Duration(d)
+	if v == 0 {
+		return "0s"
+	}
+	var b strings.Builder
+	if v < 0 {
+		b.WriteByte('-')
+		v = -v
+	}
+	units := []struct {
+		n string
+		d time.Duration
+	}{{"d", 24 * time.Hour}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second}, {"ms", time.Millisecond}, {"us", time.Microsecond}, {"ns", time.Nanosecond}}
+	for _, u := range units {
+		if v >= u.d {
+			b.WriteString(strconv.FormatInt(int64(v/u.d), 10))
+			b.WriteString(u.n)
+			v %= u.d
+		}
+	}
+	return b.String()
+}
+
+// MarshalText writes the duration as in String.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads what Go's time.ParseDuration reads, and also whole days
+// written as "<n>d" (at most 3650).
+func (d *Duration) UnmarshalText(b []byte) error {
+	s := string(b)
+	var days int64
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		n, err := strconv.ParseInt(s[:i], 10, 64)
+		if err != nil || n < 0 || n > 3650 {
+			return fmt.Errorf("duration %q: days must be a whole number from 0 to 3650", s)
+		}
+		days, s = n, s[i+1:]
+		if s == "" {
+			*d = Duration(time.Duration(days) * 24 * time.Hour)
+			return nil
+		}
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: write it like 90s, 10m, 1h30m or 20d", string(b))
+	}
+	*d = Duration(time.Duration(days)*24*time.Hour + v)
+	return nil
+}
