@@ -323,7 +323,7 @@ const (
 
 // failAttempt records a failed code (invalid or reused) and the lockout it
 // triggers, and returns err as a recorded rejection.
-func (d *decider) failAttempt(c *Challenge, a *Authenticator, reason string, err error) error {
+func (d *decider) failAttempt(c *Challenge, a *Authenticator, reason string, err *vakt.Error) error {
 	failures := d.u.Failures + 1
 	ev := events.AttemptFailed{ChallengeID: c.ID, Reason: reason, Failures: failures}
 	if a != nil {
@@ -334,6 +334,7 @@ func (d *decider) failAttempt(c *Challenge, a *Authenticator, reason string, err
 	switch {
 	case failures >= lp.HardLimit:
 		d.emit(events.LockedOut{Reason: lockFailures, Level: failures / lp.Threshold, Failures: failures, Permanent: true})
+		err = vakt.Errorf(vakt.CodeOf(err), "%s; after %d failed attempts codes are locked until the helpdesk unlocks the account", err.Message, failures)
 	case failures%lp.Threshold == 0:
 		level := failures / lp.Threshold
 		wait := lp.Base.D()
@@ -341,7 +342,9 @@ func (d *decider) failAttempt(c *Challenge, a *Authenticator, reason string, err
 			wait *= 2
 		}
 		wait = min(wait, lp.Max.D())
-		d.emit(events.LockedOut{Reason: lockFailures, Level: level, Failures: failures, Until: d.now.Add(wait)})
+		until := d.now.Add(wait)
+		d.emit(events.LockedOut{Reason: lockFailures, Level: level, Failures: failures, Until: until})
+		err = vakt.Errorf(vakt.CodeOf(err), "%s; after %d failed attempts codes are locked until %s", err.Message, failures, until.Format(time.RFC3339))
 	}
 	return d.reject(err)
 }

@@ -63,6 +63,13 @@ type Result struct {
 	Duplicate bool
 }
 
+func (s *Service) attempts() int {
+	if s.Attempts > 0 {
+		return s.Attempts
+	}
+	return 10
+}
+
 func (s *Service) now() time.Time {
 	if s.Now != nil {
 		return s.Now().UTC()
@@ -102,10 +109,7 @@ func (s *Service) Execute(ctx context.Context, req Request) (Result, error) {
 	if req.Command == nil {
 		return Result{}, vakt.Errorf(vakt.CodeInvalidArgument, "no command")
 	}
-	attempts := s.Attempts
-	if attempts <= 0 {
-		attempts = 10
-	}
+	attempts := s.attempts()
 	for range attempts {
 		t, err := s.tenant(ctx, req.Tenant)
 		if err != nil {
@@ -202,7 +206,7 @@ func (s *Service) SetPolicy(ctx context.Context, tenant string, p Policy, comman
 	if err := checkCommandID(commandID); err != nil {
 		return Result{}, err
 	}
-	attempts := max(s.Attempts, 10)
+	attempts := s.attempts()
 	for range attempts {
 		t, err := s.tenant(ctx, tenant)
 		if err != nil {

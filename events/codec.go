@@ -52,6 +52,9 @@ func Encode(env *Envelope, ev Event) ([]byte, error) {
 	return b, nil
 }
 
+// MarshalData returns the JSON of an event's data exactly as Encode embeds it.
+func MarshalData(ev Event) ([]byte, error) { return marshal(ev) }
+
 // wire is the decoded shape of canonical bytes.
 type wire struct {
 	Envelope

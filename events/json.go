@@ -1,14 +1,11 @@
 package events
 
-import json "github.com/goccy/go-json"
+import "github.com/vaktmfa/vakt/internal/jsonx"
 
-// The events package reads and writes JSON through these three names only, so
-// that a build for a size-constrained target can swap the library in one file.
+type rawMessage = jsonx.RawMessage
 
-type rawMessage = json.RawMessage
+func marshal(v any) ([]byte, error) { return jsonx.Marshal(v) }
 
-func marshal(v any) ([]byte, error) { return json.Marshal(v) }
+func unmarshal(b []byte, v any) error { return jsonx.Unmarshal(b, v) }
 
-func unmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
-func unmarshalOf[T any](b []byte, v *T) error { return json.UnmarshalOf(b, v) }
+func unmarshalOf[T any](b []byte, v *T) error { return jsonx.UnmarshalOf(b, v) }
