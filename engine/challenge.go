@@ -41,7 +41,7 @@ func isCodeMethod(m string) bool { return m != events.MethodPush }
 func (d *decider) usable() []*Authenticator {
 	var out []*Authenticator
 	for _, a := range d.u.Active() {
-		if !d.gone[a.ID] {
+		if !d.gone.has(a.ID) {
 			out = append(out, a)
 		}
 	}
@@ -109,7 +109,7 @@ func (d *decider) enrolmentRequired() error {
 func (d *decider) pendingPushes() int {
 	n := 0
 	for _, c := range d.u.Challenges {
-		if c.Push != nil && d.now.Before(c.Push.ExpiresAt) && !d.gone[c.ID] {
+		if c.Push != nil && d.now.Before(c.Push.ExpiresAt) && !d.gone.has(c.ID) {
 			n++
 		}
 	}
@@ -282,12 +282,12 @@ func (d *decider) issueChallenge(c IssueChallenge) error {
 	// Keep the number of pending challenges bounded: the oldest gives way.
 	pending := 0
 	for _, ch := range d.u.Challenges {
-		if !d.gone[ch.ID] {
+		if !d.gone.has(ch.ID) {
 			pending++
 		}
 	}
 	for i := 0; pending >= d.p.MaxPendingChallenges && i < len(d.u.Challenges); i++ {
-		if ch := &d.u.Challenges[i]; !d.gone[ch.ID] {
+		if ch := &d.u.Challenges[i]; !d.gone.has(ch.ID) {
 			d.emit(events.ChallengeExpired{ChallengeID: ch.ID, PushUnanswered: ch.Push != nil && !d.now.Before(ch.Push.ExpiresAt)})
 			d.end(ch.ID)
 			pending--
@@ -422,7 +422,7 @@ func (d *decider) rememberedDevice(token string) *Device {
 	var found *Device
 	for i := range d.u.Devices {
 		dev := &d.u.Devices[i]
-		if equalHash(h, dev.TokenHash) && d.now.Before(dev.ExpiresAt) && !d.gone[dev.ID] {
+		if equalHash(h, dev.TokenHash) && d.now.Before(dev.ExpiresAt) && !d.gone.has(dev.ID) {
 			found = dev
 		}
 	}
@@ -455,19 +455,24 @@ func (d *decider) verifyCode(c VerifyCode) error {
 
 func (d *decider) verifyOTP(ch *Challenge, code string, remember bool) error {
 	var reused *Authenticator
-	for _, a := range d.usable() {
+	for i := range d.u.Authenticators {
+		a := &d.u.Authenticators[i]
+		if a.Status != StatusActive || d.gone.has(a.ID) {
+			continue
+		}
 		if (a.Method != events.MethodTOTP && a.Method != events.MethodHOTP) || !contains(ch.Methods, a.Method) ||
 			level(a.ACR) < level(ch.RequiredACR) || len(code) != a.Digits {
 			continue
 		}
 		v, _ := parseDigits(code, a.Digits)
-		k, err := d.otpKeyFor(a)
-		if err != nil {
+		var k otpKey
+		if err := d.otpKeyFor(a, &k); err != nil {
 			return err
 		}
 		if a.Method == events.MethodTOTP {
 			centre := d.step(a.Period) + a.Drift
 			st, ok, rep := k.matchTOTP(v, centre, d.p.TOTP.Skew, a.LastStep)
+			k.wipe()
 			if ok {
 				return d.succeedTOTP(ch, a, st, st-centre, remember)
 			}
@@ -476,7 +481,9 @@ func (d *decider) verifyOTP(ch *Challenge, code string, remember bool) error {
 			}
 			continue
 		}
-		if ctr, ok := k.matchHOTP(v, a.Counter, d.p.HOTPLookAhead); ok {
+		ctr, ok := k.matchHOTP(v, a.Counter, d.p.HOTPLookAhead)
+		k.wipe()
+		if ok {
 			d.succeed(ch, a, a.Method, events.ChallengeSucceeded{Counter: ctr + 1}, remember)
 			return nil
 		}
@@ -603,12 +610,12 @@ func (d *decider) remember(challengeID, appName, acr string) error {
 	}
 	live := 0
 	for _, dev := range d.u.Devices {
-		if !d.gone[dev.ID] {
+		if !d.gone.has(dev.ID) {
 			live++
 		}
 	}
 	for i := 0; live >= d.p.MaxRememberedDevices && i < len(d.u.Devices); i++ {
-		if dev := &d.u.Devices[i]; !d.gone[dev.ID] {
+		if dev := &d.u.Devices[i]; !d.gone.has(dev.ID) {
 			d.emit(events.DeviceForgotten{DeviceID: dev.ID, Reason: "evicted"})
 			d.end(dev.ID)
 			live--

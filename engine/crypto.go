@@ -28,9 +28,41 @@ const (
 	purposeRemember   = "remember-token"
 )
 
-func (d *decider) dataKey() ([]byte, error) {
-	if len(d.env.DataKey) != DataKeySize {
-		return nil, vakt.Errorf(vakt.CodeInternal, "no data key for this user; the shell must supply a %d-byte key", DataKeySize)
+// DataKey is a user's data key, prepared once for AES-256-GCM so that each
+// decision only opens or seals. It seals the user's seeds and addresses and
+// keys the hashes of codes, passes and tokens; destroying it erases the user.
+// It never prints its bytes.
+type DataKey struct {
+	raw  [DataKeySize]byte
+	aead cipher.AEAD
+}
+
+// NewDataKey prepares a 32-byte data key.
+func NewDataKey(raw []byte) (*DataKey, error) {
+	if len(raw) != DataKeySize {
+		return nil, vakt.Errorf(vakt.CodeInternal, "a data key has %d bytes, not %d", DataKeySize, len(raw))
+	}
+	k := &DataKey{}
+	copy(k.raw[:], raw)
+	block, err := aes.NewCipher(k.raw[:])
+	if err != nil {
+		return nil, vakt.Errorf(vakt.CodeInternal, "data key: %w", err)
+	}
+	if k.aead, err = cipher.NewGCM(block); err != nil {
+		return nil, vakt.Errorf(vakt.CodeInternal, "data key: %w", err)
+	}
+	return k, nil
+}
+
+// Bytes returns a copy of the key, for a keyring to wrap and store.
+func (k *DataKey) Bytes() []byte { return append([]byte(nil), k.raw[:]...) }
+
+func (k *DataKey) String() string   { return "engine.DataKey[redacted]" }
+func (k *DataKey) GoString() string { return k.String() }
+
+func (d *decider) dataKey() (*DataKey, error) {
+	if d.env.DataKey == nil {
+		return nil, vakt.Errorf(vakt.CodeInternal, "no data key for this user; the shell must supply one")
 	}
 	return d.env.DataKey, nil
 }
@@ -47,37 +79,21 @@ func aad(tenant, user, object, purpose string) []byte {
 	return b
 }
 
-func newGCM(key []byte) (cipher.AEAD, error) {
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, vakt.Errorf(vakt.CodeInternal, "data key: %w", err)
-	}
-	return cipher.NewGCM(block)
-}
-
-// seal encrypts plaintext for (object, purpose) with a fresh nonce from rand.
-func seal(key []byte, rand io.Reader, ad, plaintext []byte) (events.Sealed, error) {
-	g, err := newGCM(key)
-	if err != nil {
-		return events.Sealed{}, err
-	}
-	nonce := make([]byte, g.NonceSize())
+// seal encrypts plaintext under ad with a fresh nonce from rand.
+func seal(key *DataKey, rand io.Reader, ad, plaintext []byte) (events.Sealed, error) {
+	nonce := make([]byte, key.aead.NonceSize())
 	if _, err := io.ReadFull(rand, nonce); err != nil {
 		return events.Sealed{}, vakt.Errorf(vakt.CodeInternal, "read entropy: %w", err)
 	}
-	return events.Sealed{Nonce: nonce, Box: g.Seal(nil, nonce, plaintext, ad)}, nil
+	return events.Sealed{Nonce: nonce, Box: key.aead.Seal(nil, nonce, plaintext, ad)}, nil
 }
 
 // open decrypts a sealed value into dst.
-func open(key []byte, s events.Sealed, ad, dst []byte) ([]byte, error) {
-	g, err := newGCM(key)
-	if err != nil {
-		return nil, err
-	}
-	if len(s.Nonce) != g.NonceSize() {
+func open(key *DataKey, s events.Sealed, ad, dst []byte) ([]byte, error) {
+	if len(s.Nonce) != key.aead.NonceSize() {
 		return nil, vakt.Errorf(vakt.CodeInternal, "sealed value has a %d-byte nonce", len(s.Nonce))
 	}
-	out, err := g.Open(dst, s.Nonce, s.Box, ad)
+	out, err := key.aead.Open(dst, s.Nonce, s.Box, ad)
 	if err != nil {
 		return nil, vakt.Errorf(vakt.CodeInternal, "sealed value does not open with this user's data key (wrong key, or altered)")
 	}
@@ -87,8 +103,8 @@ func open(key []byte, s events.Sealed, ad, dst []byte) ([]byte, error) {
 // keyedHash is HMAC-SHA256 under a subkey of the data key for purpose, over
 // length-prefixed parts. Codes, passes and tokens are stored only this way:
 // without the data key the hashes cannot even be brute-forced.
-func keyedHash(key []byte, purpose string, parts ...[]byte) []byte {
-	sub := hmac.New(sha256.New, key)
+func keyedHash(key *DataKey, purpose string, parts ...[]byte) []byte {
+	sub := hmac.New(sha256.New, key.raw[:])
 	sub.Write([]byte("vakt-subkey-v1:" + purpose))
 	m := hmac.New(sha256.New, sub.Sum(nil))
 	var n [4]byte

@@ -25,12 +25,9 @@ type Decision struct {
 //   - events and an error: a recorded rejection (a wrong or replayed code
 //     counts towards lockout): append the events, then report the error.
 func Decide(u *User, cmd Command, env Env) (Decision, error) {
-	d := &decider{u: u, env: env, now: env.Now.UTC()}
-	if env.Policy != nil {
-		d.p = env.Policy
-	} else {
-		p := DefaultPolicy()
-		d.p = &p
+	d := &decider{u: u, env: env, now: env.Now.UTC(), p: env.Policy}
+	if d.p == nil {
+		d.p = &defaultPolicy
 	}
 	if env.Rand == nil {
 		return Decision{}, vakt.Errorf(vakt.CodeInternal, "no entropy source in the environment")
@@ -104,18 +101,25 @@ type decider struct {
 	reply Reply
 	// recorded marks an error whose events must be kept (a recorded rejection).
 	recorded bool
-	// gone holds challenges and authenticators this decision already ended.
-	gone map[string]bool
+	// gone lists the challenges, authenticators and devices this decision
+	// already ended (a handful at most).
+	gone goneSet
+}
+
+type goneSet []string
+
+func (g goneSet) has(id string) bool {
+	for _, v := range g {
+		if v == id {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *decider) emit(evs ...events.Event) { d.evs = append(d.evs, evs...) }
 
-func (d *decider) end(id string) {
-	if d.gone == nil {
-		d.gone = map[string]bool{}
-	}
-	d.gone[id] = true
-}
+func (d *decider) end(id string) { d.gone = append(d.gone, id) }
 
 // reject keeps the events emitted so far and returns err with them.
 func (d *decider) reject(err error) error {
@@ -231,7 +235,7 @@ func (d *decider) pendingChallenge(id string) (*Challenge, error) {
 		return nil, err
 	}
 	c := d.u.Challenge(id)
-	if c == nil || d.gone[id] {
+	if c == nil || d.gone.has(id) {
 		if f := d.u.finished(id); f != nil {
 			if f.Outcome == OutcomeExpired {
 				return nil, vakt.Errorf(vakt.CodeExpired, "the challenge expired; start a new sign-in")
@@ -251,7 +255,7 @@ func (d *decider) activeAuthenticator(id string) (*Authenticator, error) {
 		return nil, err
 	}
 	a := d.u.Authenticator(id)
-	if a == nil || d.gone[id] {
+	if a == nil || d.gone.has(id) {
 		return nil, vakt.Errorf(vakt.CodeNotFound, "no such authenticator for this user")
 	}
 	if a.Status != StatusActive {
@@ -286,7 +290,7 @@ func (d *decider) expireStale() error {
 	var unanswered []time.Time
 	for i := range d.u.Challenges {
 		c := &d.u.Challenges[i]
-		if !d.now.Before(c.ExpiresAt) && !d.gone[c.ID] {
+		if !d.now.Before(c.ExpiresAt) && !d.gone.has(c.ID) {
 			d.emit(events.ChallengeExpired{ChallengeID: c.ID, PushUnanswered: c.Push != nil})
 			d.end(c.ID)
 			if c.Push != nil {
@@ -296,14 +300,14 @@ func (d *decider) expireStale() error {
 	}
 	for i := range d.u.Authenticators {
 		a := &d.u.Authenticators[i]
-		if a.Status == StatusPending && !d.now.Before(a.ExpiresAt) && !d.gone[a.ID] {
+		if a.Status == StatusPending && !d.now.Before(a.ExpiresAt) && !d.gone.has(a.ID) {
 			d.emit(events.EnrolmentExpired{AuthenticatorID: a.ID, Reason: "expired"})
 			d.end(a.ID)
 		}
 	}
 	for i := range d.u.Devices {
 		dev := &d.u.Devices[i]
-		if !d.now.Before(dev.ExpiresAt) && !d.gone[dev.ID] {
+		if !d.now.Before(dev.ExpiresAt) && !d.gone.has(dev.ID) {
 			d.emit(events.DeviceForgotten{DeviceID: dev.ID, Reason: "expired"})
 			d.end(dev.ID)
 		}

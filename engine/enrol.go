@@ -46,7 +46,7 @@ func (d *decider) startEnrolment(c StartEnrolment) error {
 	}
 	n := 0
 	for _, a := range d.u.Authenticators {
-		if !d.gone[a.ID] {
+		if !d.gone.has(a.ID) {
 			n++
 		}
 	}
@@ -104,7 +104,7 @@ func (d *decider) startEnrolment(c StartEnrolment) error {
 	return nil
 }
 
-func (d *decider) startOTP(ev *events.EnrolmentStarted, c StartEnrolment, dataKey []byte) error {
+func (d *decider) startOTP(ev *events.EnrolmentStarted, c StartEnrolment, dataKey *DataKey) error {
 	var seed []byte
 	if c.Secret != "" {
 		s := strings.ToUpper(strings.NewReplacer(" ", "", "-", "", "=", "").Replace(c.Secret))
@@ -202,16 +202,16 @@ func (d *decider) openSeed(a *Authenticator, dst []byte) ([]byte, error) {
 	return open(key, a.Secret, aad(d.u.Tenant, d.u.ID, a.ID, purposeSeed), dst)
 }
 
-// otpKeyFor opens an authenticator's seed and prepares its HMAC.
-func (d *decider) otpKeyFor(a *Authenticator) (*otpKey, error) {
+// otpKeyFor opens an authenticator's seed into k's pads.
+func (d *decider) otpKeyFor(a *Authenticator, k *otpKey) error {
 	var buf [maxImportSeed + 16]byte
 	seed, err := d.openSeed(a, buf[:0])
 	if err != nil {
-		return nil, err
+		return err
 	}
-	k, err := newOTPKey(a.Algorithm, seed, a.Digits)
+	err = k.init(a.Algorithm, seed, a.Digits)
 	clear(buf[:])
-	return k, err
+	return err
 }
 
 // step returns the TOTP time step of now for a period.
@@ -240,10 +240,11 @@ func (d *decider) confirmEnrolment(c ConfirmEnrolment) error {
 		if !valid {
 			return invalid("code must be %d digits", a.Digits)
 		}
-		k, err := d.otpKeyFor(a)
-		if err != nil {
+		var k otpKey
+		if err := d.otpKeyFor(a, &k); err != nil {
 			return err
 		}
+		defer k.wipe()
 		if a.Method == events.MethodTOTP {
 			// The confirming code counts as used: its step becomes the last
 			// accepted step, so it cannot sign in afterwards.
@@ -376,10 +377,11 @@ func (d *decider) resyncHOTP(c ResyncHOTP) error {
 	if !ok1 || !ok2 {
 		return invalid("code1 and code2 must be %d digits each", a.Digits)
 	}
-	k, err := d.otpKeyFor(a)
-	if err != nil {
+	var k otpKey
+	if err := d.otpKeyFor(a, &k); err != nil {
 		return err
 	}
+	defer k.wipe()
 	window := d.p.HOTPResyncWindow
 	for i := 0; i < window; i++ {
 		ctr := a.Counter + uint64(i)

@@ -19,9 +19,9 @@ type Env struct {
 	Rand io.Reader
 	// Policy is the tenant's policy; nil means [DefaultPolicy].
 	Policy *Policy
-	// DataKey is the user's 32-byte data key that seals seeds and addresses
-	// and keys the code hashes. Nil for a user whose key was destroyed.
-	DataKey []byte
+	// DataKey is the user's data key that seals seeds and addresses and keys
+	// the code hashes. Nil for a user whose key was destroyed (or not made).
+	DataKey *DataKey
 }
 
 // SeededRand returns a deterministic stream expanded from seed with SHA-256 in

@@ -13,6 +13,10 @@ type Policy = events.Policy
 
 const day = 24 * time.Hour
 
+// defaultPolicy is what Decide uses when the environment names no policy; it
+// is never modified.
+var defaultPolicy = DefaultPolicy()
+
 // DefaultPolicy returns the policy of a tenant that never set one: the numbers
 // of DESIGN.md section 3 (RFC 6238 SHA1/6/30 with one step of skew, NIST
 // 800-63B lockout and out-of-band limits, push number matching and fatigue

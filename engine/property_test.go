@@ -238,7 +238,7 @@ func stateJSON(t testing.TB, u *engine.User) string {
 //     same state as applying each decision's events incrementally;
 //   - the state respects the policy's bounds.
 func TestFoldReproducesState(t *testing.T) {
-	key := make([]byte, 32)
+	key, _ := engine.NewDataKey(make([]byte, 32))
 	seen := map[string]int{}
 	defer func() {
 		// The random runs must reach the interesting states, or they prove little.

@@ -17,7 +17,7 @@ import (
 type Keyring interface {
 	// DataKey returns the user's key. If there is none it creates one when
 	// create is set, and otherwise returns nil and no error.
-	DataKey(ctx context.Context, tenant, user string, create bool) ([]byte, error)
+	DataKey(ctx context.Context, tenant, user string, create bool) (*DataKey, error)
 	// Destroy deletes the user's key for good.
 	Destroy(ctx context.Context, tenant, user string) error
 }
@@ -123,7 +123,7 @@ func (s *Service) Execute(ctx context.Context, req Request) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		var key []byte
+		var key *DataKey
 		if u.Erased {
 			// Finish an erasure that was recorded but whose key survived a crash.
 			if err := s.Keys.Destroy(ctx, req.Tenant, req.User); err != nil {
@@ -185,17 +185,7 @@ func errorOf(recs []events.Record) error {
 	return nil
 }
 
-func checkCommandID(id string) error {
-	if id == "" || len(id) > 64 {
-		return vakt.Errorf(vakt.CodeInvalidArgument, "command id must be 1 to 64 characters")
-	}
-	for i := 0; i < len(id); i++ {
-		if c := id[i]; c <= ' ' || c >= 0x7f {
-			return vakt.Errorf(vakt.CodeInvalidArgument, "command id must be printable ASCII without spaces")
-		}
-	}
-	return nil
-}
+func checkCommandID(id string) error { return events.ValidateCommandID(id) }
 
 // SetPolicy sets a tenant's policy.
 func (s *Service) SetPolicy(ctx context.Context, tenant string, p Policy, commandID, actor string) (Result, error) {
@@ -295,11 +285,11 @@ type MemoryKeyring struct {
 	Rand io.Reader // default crypto/rand
 
 	mu   sync.Mutex
-	keys map[[2]string][]byte
+	keys map[[2]string]*DataKey
 }
 
 // DataKey implements [Keyring].
-func (k *MemoryKeyring) DataKey(ctx context.Context, tenant, user string, create bool) ([]byte, error) {
+func (k *MemoryKeyring) DataKey(ctx context.Context, tenant, user string, create bool) (*DataKey, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	id := [2]string{tenant, user}
@@ -310,12 +300,17 @@ func (k *MemoryKeyring) DataKey(ctx context.Context, tenant, user string, create
 	if r == nil {
 		r = systemRand
 	}
-	key := make([]byte, DataKeySize)
-	if _, err := io.ReadFull(r, key); err != nil {
+	raw := make([]byte, DataKeySize)
+	if _, err := io.ReadFull(r, raw); err != nil {
 		return nil, vakt.Errorf(vakt.CodeInternal, "make a data key: %w", err)
 	}
+	key, err := NewDataKey(raw)
+	clear(raw)
+	if err != nil {
+		return nil, err
+	}
 	if k.keys == nil {
-		k.keys = map[[2]string][]byte{}
+		k.keys = map[[2]string]*DataKey{}
 	}
 	k.keys[id] = key
 	return key, nil
@@ -327,7 +322,7 @@ func (k *MemoryKeyring) Destroy(ctx context.Context, tenant, user string) error 
 	defer k.mu.Unlock()
 	id := [2]string{tenant, user}
 	if key, ok := k.keys[id]; ok {
-		clear(key)
+		clear(key.raw[:])
 		delete(k.keys, id)
 	}
 	return nil

@@ -64,7 +64,11 @@ func (b *vb) entropy() []byte {
 }
 
 func (b *vb) env(seed []byte) engine.Env {
-	return engine.Env{Now: b.now, Rand: engine.SeededRand(seed), Policy: b.policy, DataKey: b.key}
+	key, err := engine.NewDataKey(b.key)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return engine.Env{Now: b.now, Rand: engine.SeededRand(seed), Policy: b.policy, DataKey: key}
 }
 
 func (b *vb) advance(d time.Duration) { b.now = b.now.Add(d) }

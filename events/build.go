@@ -29,8 +29,13 @@ func (reg *Registry) Build(s Stream, head Head, m Meta, rand io.Reader, evs []Ev
 	if len(evs) == 0 || len(evs) > MaxBatch {
 		return nil, vakt.Errorf(vakt.CodeInvalidArgument, "a command appends 1 to %d events, not %d", MaxBatch, len(evs))
 	}
-	if m.Command == "" {
-		return nil, vakt.Errorf(vakt.CodeInvalidArgument, "command id is empty")
+	if err := ValidateCommandID(m.Command); err != nil {
+		return nil, err
+	}
+	if m.Actor != "" {
+		if err := validateText("actor", m.Actor, MaxIDLen); err != nil {
+			return nil, err
+		}
 	}
 	recs := make([]Record, len(evs))
 	prev := head.Hash

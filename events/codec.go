@@ -18,6 +18,9 @@ const MaxEventSize = 64 << 10
 // encoding/json escapes them. These bytes are what stores keep and what the
 // hash chain covers, so they are written once and never re-encoded.
 func Encode(env *Envelope, ev Event) ([]byte, error) {
+	if y := env.Time.UTC().Year(); y < 1 || y > 9999 {
+		return nil, vakt.Errorf(vakt.CodeInvalidArgument, "event time %v is outside the years 1 to 9999", env.Time)
+	}
 	data, err := marshal(ev)
 	if err != nil {
 		return nil, vakt.Errorf(vakt.CodeInternal, "encode %s: %w", ev.EventType(), err)
@@ -75,6 +78,9 @@ func (reg *Registry) Decode(raw []byte) (Record, error) {
 	}
 	if w.ID == "" || w.Tenant == "" || w.Type == "" || w.Seq == 0 || w.Version < 1 || len(w.Data) == 0 {
 		return rec, vakt.Errorf(vakt.CodeInvalidArgument, "decode event: id, tenant, seq, type, v and data are required")
+	}
+	if err := w.Stream().Validate(); err != nil {
+		return rec, err
 	}
 	ev, err := reg.DecodeData(w.Type, w.Version, w.Data)
 	if err != nil {

@@ -45,17 +45,43 @@ const MaxIDLen = 128
 
 // ValidateID checks a tenant or user id; kind names it in the message.
 func ValidateID(kind, id string) error {
-	switch {
-	case id == "":
+	if id == "" {
 		return vakt.Errorf(vakt.CodeInvalidArgument, "%s id is empty", kind)
-	case len(id) > MaxIDLen:
-		return vakt.Errorf(vakt.CodeInvalidArgument, "%s id is longer than %d bytes", kind, MaxIDLen)
-	case !utf8.ValidString(id):
-		return vakt.Errorf(vakt.CodeInvalidArgument, "%s id is not valid UTF-8", kind)
 	}
-	for _, r := range id {
-		if unicode.IsControl(r) || r == utf8.RuneError {
-			return vakt.Errorf(vakt.CodeInvalidArgument, "%s id contains a control character", kind)
+	return validateText(kind+" id", id, MaxIDLen)
+}
+
+// validateText accepts valid UTF-8 of at most max bytes without control
+// characters, format characters (such as bidirectional overrides, which can
+// disguise an id in an audit report), line or paragraph separators, or the
+// replacement character.
+func validateText(what, s string, max int) error {
+	switch {
+	case len(s) > max:
+		return vakt.Errorf(vakt.CodeInvalidArgument, "%s is longer than %d bytes", what, max)
+	case !utf8.ValidString(s):
+		return vakt.Errorf(vakt.CodeInvalidArgument, "%s is not valid UTF-8", what)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) || r == utf8.RuneError {
+			return vakt.Errorf(vakt.CodeInvalidArgument, "%s contains a control, format or separator character", what)
+		}
+	}
+	return nil
+}
+
+// MaxCommandIDLen is the longest command id.
+const MaxCommandIDLen = 64
+
+// ValidateCommandID checks a command id (idempotency key): 1 to 64 printable
+// ASCII characters without spaces.
+func ValidateCommandID(id string) error {
+	if id == "" || len(id) > MaxCommandIDLen {
+		return vakt.Errorf(vakt.CodeInvalidArgument, "command id must be 1 to %d characters", MaxCommandIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c >= 0x7f {
+			return vakt.Errorf(vakt.CodeInvalidArgument, "command id must be printable ASCII without spaces")
 		}
 	}
 	return nil

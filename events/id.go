@@ -12,12 +12,15 @@ import (
 // rand, as a lowercase 36-character string. Taking the time and the entropy as
 // arguments keeps the core pure: the same inputs give the same id on every host.
 func NewID(t time.Time, rand io.Reader) (string, error) {
+	ms := t.UnixMilli()
+	if ms < 0 || ms >= 1<<48 {
+		return "", vakt.Errorf(vakt.CodeInvalidArgument, "time %v cannot be written in a UUIDv7", t)
+	}
 	var u [16]byte
 	if _, err := io.ReadFull(rand, u[6:]); err != nil {
 		return "", vakt.Errorf(vakt.CodeInternal, "read entropy for an id: %w", err)
 	}
-	ms := uint64(t.UnixMilli())
-	binary.BigEndian.PutUint16(u[0:2], uint16(ms>>32))
+	binary.BigEndian.PutUint16(u[0:2], uint16(uint64(ms)>>32))
 	binary.BigEndian.PutUint32(u[2:6], uint32(ms))
 	u[6] = 0x70 | u[6]&0x0f // version 7
 	u[8] = 0x80 | u[8]&0x3f // variant 10

@@ -2,6 +2,7 @@ package events
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -128,24 +129,25 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // String formats d with the largest whole units: 20d, 1h30m, 2m, 500ms.
 func (d Duration) String() string {
-	v := time.Duration(d)
-	if v == 0 {
+	if d == 0 {
 		return "0s"
 	}
 	var b strings.Builder
-	if v < 0 {
+	mag := uint64(d)
+	if d < 0 {
 		b.WriteByte('-')
-		v = -v
+		mag = -mag // two's complement: right for math.MinInt64 too
 	}
 	units := []struct {
 		n string
-		d time.Duration
-	}{{"d", 24 * time.Hour}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second}, {"ms", time.Millisecond}, {"us", time.Microsecond}, {"ns", time.Nanosecond}}
+		d uint64
+	}{{"d", uint64(24 * time.Hour)}, {"h", uint64(time.Hour)}, {"m", uint64(time.Minute)}, {"s", uint64(time.Second)},
+		{"ms", uint64(time.Millisecond)}, {"us", uint64(time.Microsecond)}, {"ns", 1}}
 	for _, u := range units {
-		if v >= u.d {
-			b.WriteString(strconv.FormatInt(int64(v/u.d), 10))
+		if mag >= u.d {
+			b.WriteString(strconv.FormatUint(mag/u.d, 10))
 			b.WriteString(u.n)
-			v %= u.d
+			mag %= u.d
 		}
 	}
 	return b.String()
@@ -154,26 +156,47 @@ func (d Duration) String() string {
 // MarshalText writes the duration as in String.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-// UnmarshalText reads what Go's time.ParseDuration reads, and also whole days
-// written as "<n>d" (at most 3650).
+// UnmarshalText reads what String writes and what Go's time.ParseDuration
+// reads: an optional sign, then optional whole days "<n>d", then the rest
+// ("1d12h", "-3d", "90s").
 func (d *Duration) UnmarshalText(b []byte) error {
 	s := string(b)
-	var days int64
-	if i := strings.IndexByte(s, 'd'); i > 0 {
-		n, err := strconv.ParseInt(s[:i], 10, 64)
-		if err != nil || n < 0 || n > 3650 {
-			return fmt.Errorf("duration %q: days must be a whole number from 0 to 3650", s)
-		}
-		days, s = n, s[i+1:]
-		if s == "" {
-			*d = Duration(time.Duration(days) * 24 * time.Hour)
-			return nil
-		}
+	bad := fmt.Errorf("duration %q: write it like 90s, 10m, 1h30m or 20d", s)
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg, s = s[0] == '-', s[1:]
 	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("duration %q: write it like 90s, 10m, 1h30m or 20d", string(b))
+	if s == "" {
+		return bad
 	}
-	*d = Duration(time.Duration(days)*24*time.Hour + v)
+	var mag uint64 // nanoseconds
+	if i := strings.IndexByte(s, 'd'); i >= 0 {
+		if i == 0 || s[0] == '+' || s[0] == '-' {
+			return bad
+		}
+		n, err := strconv.ParseUint(s[:i], 10, 64)
+		if err != nil || n > (1<<63)/uint64(24*time.Hour) {
+			return bad
+		}
+		mag, s = n*uint64(24*time.Hour), s[i+1:]
+	}
+	if s != "" {
+		if s[0] == '-' || s[0] == '+' {
+			return bad
+		}
+		v, err := time.ParseDuration(s)
+		if err != nil || uint64(v) > 1<<63-mag {
+			return bad
+		}
+		mag += uint64(v)
+	}
+	switch {
+	case neg:
+		*d = Duration(-int64(mag - 1) - 1) // -(1<<63) included
+	case mag > math.MaxInt64:
+		return bad
+	default:
+		*d = Duration(mag)
+	}
 	return nil
 }

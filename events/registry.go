@@ -97,22 +97,31 @@ func (reg *Registry) Types() []string {
 func (reg *Registry) DecodeData(typ string, v int, data []byte) (Event, error) {
 	reg.mu.RLock()
 	e, ok := reg.types[typ]
+	var ups []Upcaster
+	if ok && v >= 1 && v < e.version {
+		for from := v; from < e.version; from++ {
+			ups = append(ups, e.upcasters[from])
+		}
+	}
 	reg.mu.RUnlock()
 	if !ok {
 		return nil, vakt.Errorf(vakt.CodeInvalidArgument, "unknown event type %q", typ)
 	}
+	if v < 1 {
+		return nil, vakt.Errorf(vakt.CodeInvalidArgument, "event %s has schema version %d; versions start at 1", typ, v)
+	}
 	if v > e.version {
 		return nil, vakt.Errorf(vakt.CodeInvalidArgument, "event %s v%d was written by a newer version of vakt (this one reads up to v%d)", typ, v, e.version)
 	}
-	for ; v < e.version; v++ {
-		up, ok := e.upcasters[v]
-		if !ok {
+	for _, up := range ups {
+		if up == nil {
 			return nil, vakt.Errorf(vakt.CodeInternal, "no upcaster for %s v%d", typ, v)
 		}
 		var err error
 		if data, err = up(data); err != nil {
 			return nil, vakt.Errorf(vakt.CodeInvalidArgument, "upcast %s v%d: %w", typ, v, err)
 		}
+		v++
 	}
 	ev, err := e.decode(data)
 	if err != nil {

@@ -210,9 +210,11 @@ func Native(v *Vector) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, fmt.Errorf("data_key: %w", err)
 	}
-	env := engine.Env{Now: v.When.Time, Rand: engine.SeededRand(seed), Policy: v.Policy, DataKey: key}
-	if len(key) == 0 {
-		env.DataKey = nil
+	env := engine.Env{Now: v.When.Time, Rand: engine.SeededRand(seed), Policy: v.Policy}
+	if len(key) > 0 {
+		if env.DataKey, err = engine.NewDataKey(key); err != nil {
+			return Outcome{}, fmt.Errorf("data_key: %w", err)
+		}
 	}
 	var dec engine.Decision
 	var derr error
