@@ -8,6 +8,7 @@ import (
 
 	"github.com/vaktmfa/vakt"
 	"github.com/vaktmfa/vakt/events"
+	"github.com/vaktmfa/vakt/internal/jsonx"
 )
 
 const (
@@ -190,6 +191,51 @@ func containsInt(list []int, n int) bool {
 	return false
 }
 
+// clientInfo is the sealed part of a sign-in's context.
+type clientInfo struct {
+	IP        string `json:"ip,omitempty"`
+	UserAgent string `json:"user_agent,omitempty"`
+	Location  string `json:"location,omitempty"`
+}
+
+// sealClient seals the personal part of a context (IP, user agent,
+// location) for a challenge; an empty one seals nothing.
+func (d *decider) sealClient(challengeID string, c events.Context) (events.Sealed, error) {
+	ci := clientInfo{IP: c.IP, UserAgent: c.UserAgent, Location: c.Location}
+	if ci == (clientInfo{}) {
+		return events.Sealed{}, nil
+	}
+	key, err := d.dataKey()
+	if err != nil {
+		return events.Sealed{}, err
+	}
+	b, err := jsonx.Marshal(ci)
+	if err != nil {
+		return events.Sealed{}, vakt.Errorf(vakt.CodeInternal, "encode client details: %w", err)
+	}
+	return seal(key, d.env.Rand, d.aad(challengeID, purposeClient), b)
+}
+
+// OpenClient opens the sealed client details of a challenge (from
+// challenge.issued or challenge.fraud_reported) with the user's data key, for
+// a helpdesk screen or an audit run that holds the keys.
+func OpenClient(key *DataKey, tenant, user, challengeID, application string, s events.Sealed) (events.Context, error) {
+	c := events.Context{Application: application}
+	if s.IsZero() {
+		return c, nil
+	}
+	b, err := open(key, s, aad(nil, tenant, user, challengeID, purposeClient), nil)
+	if err != nil {
+		return c, err
+	}
+	var ci clientInfo
+	if err := jsonx.Unmarshal(b, &ci); err != nil {
+		return c, vakt.Errorf(vakt.CodeInternal, "decode client details: %w", err)
+	}
+	c.IP, c.UserAgent, c.Location = ci.IP, ci.UserAgent, ci.Location
+	return c, nil
+}
+
 func (d *decider) pushNotice(chID, app string, ctx events.Context, p *events.PushRequest) *PushNotice {
 	return &PushNotice{AuthenticatorID: p.AuthenticatorID, ChallengeID: chID, App: app, Choices: p.Choices, Context: ctx, ExpiresAt: p.ExpiresAt}
 }
@@ -254,7 +300,10 @@ func (d *decider) issueChallenge(c IssueChallenge) error {
 		}
 	}
 
-	ev := events.ChallengeIssued{ChallengeID: id, App: c.App, RequiredACR: req, ExpiresAt: d.now.Add(d.p.ChallengeTTL.D()), Context: c.Context}
+	ev := events.ChallengeIssued{ChallengeID: id, App: c.App, RequiredACR: req, ExpiresAt: d.now.Add(d.p.ChallengeTTL.D()), Application: c.Context.Application}
+	if ev.Client, err = d.sealClient(id, c.Context); err != nil {
+		return err
+	}
 	preferred := c.Method
 	if preferred == "" && d.u.Default != "" {
 		if a := d.u.Authenticator(d.u.Default); a != nil && contains(methods, a.Method) {
@@ -327,7 +376,7 @@ func (d *decider) sendOOB(challengeID string, a *Authenticator) error {
 	if err != nil {
 		return err
 	}
-	addr, err := open(key, a.Address, aad(d.u.Tenant, d.u.ID, a.ID, purposeAddress), nil)
+	addr, err := open(key, a.Address, d.aad(a.ID, purposeAddress), nil)
 	if err != nil {
 		return err
 	}
@@ -401,7 +450,13 @@ func (d *decider) sendPush(c SendPush) error {
 		return err
 	}
 	d.emit(events.PushSent{ChallengeID: ch.ID, Push: *p})
-	d.reply = Reply{Status: "pending", ChallengeID: ch.ID, ExpiresAt: ch.ExpiresAt, NumberMatch: p.Number, Push: d.pushNotice(ch.ID, ch.App, ch.Context, p)}
+	ctx := events.Context{Application: ch.Application}
+	if key, err := d.dataKey(); err == nil && !ch.Client.IsZero() {
+		if ctx, err = OpenClient(key, d.u.Tenant, d.u.ID, ch.ID, ch.Application, ch.Client); err != nil {
+			return err
+		}
+	}
+	d.reply = Reply{Status: "pending", ChallengeID: ch.ID, ExpiresAt: ch.ExpiresAt, NumberMatch: p.Number, Push: d.pushNotice(ch.ID, ch.App, ctx, p)}
 	return nil
 }
 
@@ -686,7 +741,7 @@ func (d *decider) respondPush(c RespondPush) error {
 		refuse()
 		d.reply = Reply{Status: OutcomeDenied, ChallengeID: ch.ID}
 	default:
-		d.emit(events.FraudReported{ChallengeID: ch.ID, AuthenticatorID: a.ID, Context: ch.Context})
+		d.emit(events.FraudReported{ChallengeID: ch.ID, AuthenticatorID: a.ID, Application: ch.Application, Client: ch.Client})
 		refuse()
 		if d.p.FraudLock {
 			d.emit(events.LockedOut{Reason: lockFraud, Permanent: true, Failures: d.u.Failures})

@@ -26,6 +26,7 @@ const (
 	purposeRecovery   = "recovery-code"
 	purposePass       = "temporary-pass"
 	purposeRemember   = "remember-token"
+	purposeClient     = "client"
 )
 
 // DataKey is a user's data key, prepared once for AES-256-GCM so that each
@@ -67,16 +68,21 @@ func (d *decider) dataKey() (*DataKey, error) {
 	return d.env.DataKey, nil
 }
 
-// aad is the additional data of a sealed value: the user, the object and the
-// purpose. Lengths are prefixed so that no two contexts share bytes.
-func aad(tenant, user, object, purpose string) []byte {
-	b := make([]byte, 0, 64+len(tenant)+len(user)+len(object)+len(purpose))
-	b = append(b, "vakt-seal-v1"...)
+// aad appends to dst the additional data of a sealed value: the user, the
+// object and the purpose, each length-prefixed so that no two contexts share
+// bytes.
+func aad(dst []byte, tenant, user, object, purpose string) []byte {
+	b := append(dst[:0], "vakt-seal-v1"...)
 	for _, s := range []string{tenant, user, object, purpose} {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
 		b = append(b, s...)
 	}
 	return b
+}
+
+// aad builds the additional data in the decider's scratch space.
+func (d *decider) aad(object, purpose string) []byte {
+	return aad(d.scratch[:0], d.u.Tenant, d.u.ID, object, purpose)
 }
 
 // seal encrypts plaintext under ad with a fresh nonce from rand.

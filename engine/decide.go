@@ -104,6 +104,9 @@ type decider struct {
 	// gone lists the challenges, authenticators and devices this decision
 	// already ended (a handful at most).
 	gone goneSet
+	// scratch holds additional data and opened seeds without allocating.
+	scratch [512]byte
+	seedBuf [maxImportSeed + 16]byte
 }
 
 type goneSet []string

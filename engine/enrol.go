@@ -78,7 +78,7 @@ func (d *decider) startEnrolment(c StartEnrolment) error {
 		if err != nil {
 			return err
 		}
-		if ev.Secret, err = seal(key, d.env.Rand, aad(d.u.Tenant, d.u.ID, id, purposeActivation), nonce); err != nil {
+		if ev.Secret, err = seal(key, d.env.Rand, d.aad(id, purposeActivation), nonce); err != nil {
 			return err
 		}
 		d.reply.Activation = Secret(base64.RawURLEncoding.EncodeToString(nonce))
@@ -91,7 +91,7 @@ func (d *decider) startEnrolment(c StartEnrolment) error {
 		if err != nil {
 			return err
 		}
-		if ev.Address, err = seal(key, d.env.Rand, aad(d.u.Tenant, d.u.ID, id, purposeAddress), []byte(addr)); err != nil {
+		if ev.Address, err = seal(key, d.env.Rand, d.aad(id, purposeAddress), []byte(addr)); err != nil {
 			return err
 		}
 		ev.CodeHash = keyedHash(key, purposeOOBCode, []byte(id), []byte(code))
@@ -155,7 +155,7 @@ func (d *decider) startOTP(ev *events.EnrolmentStarted, c StartEnrolment, dataKe
 		uri += "&counter=0" // required for hotp by the Key URI format
 	}
 	ev.Algorithm, ev.Digits = prof.Algorithm, prof.Digits
-	if ev.Secret, err = seal(dataKey, d.env.Rand, aad(d.u.Tenant, d.u.ID, ev.AuthenticatorID, purposeSeed), seed); err != nil {
+	if ev.Secret, err = seal(dataKey, d.env.Rand, d.aad(ev.AuthenticatorID, purposeSeed), seed); err != nil {
 		return err
 	}
 	d.reply.OTPAuthURI, d.reply.Secret = Secret(uri), Secret(k.Secret())
@@ -199,18 +199,17 @@ func (d *decider) openSeed(a *Authenticator, dst []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return open(key, a.Secret, aad(d.u.Tenant, d.u.ID, a.ID, purposeSeed), dst)
+	return open(key, a.Secret, d.aad(a.ID, purposeSeed), dst)
 }
 
 // otpKeyFor opens an authenticator's seed into k's pads.
 func (d *decider) otpKeyFor(a *Authenticator, k *otpKey) error {
-	var buf [maxImportSeed + 16]byte
-	seed, err := d.openSeed(a, buf[:0])
+	seed, err := d.openSeed(a, d.seedBuf[:0])
 	if err != nil {
 		return err
 	}
 	err = k.init(a.Algorithm, seed, a.Digits)
-	clear(buf[:])
+	clear(d.seedBuf[:])
 	return err
 }
 
@@ -272,7 +271,7 @@ func (d *decider) confirmEnrolment(c ConfirmEnrolment) error {
 		if err != nil {
 			return err
 		}
-		nonce, err := open(key, a.Secret, aad(d.u.Tenant, d.u.ID, a.ID, purposeActivation), nil)
+		nonce, err := open(key, a.Secret, d.aad(a.ID, purposeActivation), nil)
 		if err != nil {
 			return err
 		}

@@ -221,8 +221,13 @@ func TestPushNumberMatchingDenyFraudAndFatigue(t *testing.T) {
 	// Fraud report.
 	res = h.ok(h.answer(dev, ch.ChallengeID, engine.DecisionFraud, 0))
 	wantTypes(t, res.Records, "challenge.fraud_reported")
-	if fr := res.Records[0].Event.(events.FraudReported); fr.Context.Application != "Canvas" {
-		t.Fatalf("fraud report lost the context: %+v", fr)
+	fr := res.Records[0].Event.(events.FraudReported)
+	if fr.Application != "Canvas" || fr.Client.IsZero() || strings.Contains(string(res.Records[0].Raw), "192.0.2.7") {
+		t.Fatalf("fraud report: %+v %s", fr, res.Records[0].Raw)
+	}
+	key, _ := h.keys.DataKey(t.Context(), h.tenant, h.user, false)
+	if c, err := engine.OpenClient(key, h.tenant, h.user, fr.ChallengeID, fr.Application, fr.Client); err != nil || c.IP != "192.0.2.7" {
+		t.Fatalf("open client details: %+v %v", c, err)
 	}
 }
 

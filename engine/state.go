@@ -81,7 +81,8 @@ type Challenge struct {
 	Push        *events.PushRequest `json:"push,omitempty"`
 	Code        *SentCode           `json:"code,omitempty"`
 	Sends       int                 `json:"sends,omitempty"` // codes sent for this challenge
-	Context     events.Context      `json:"context,omitzero"`
+	Application string              `json:"application,omitempty"`
+	Client      events.Sealed       `json:"client,omitzero"`
 }
 
 // SentCode is an SMS or e-mail code sent for a challenge.
@@ -282,7 +283,7 @@ func (u *User) apply(ev events.Event, at time.Time) {
 	case events.ChallengeIssued:
 		u.Challenges = append(u.Challenges, Challenge{
 			ID: e.ChallengeID, App: e.App, RequiredACR: e.RequiredACR, Methods: e.Methods,
-			IssuedAt: at, ExpiresAt: e.ExpiresAt, Push: e.Push, Context: e.Context,
+			IssuedAt: at, ExpiresAt: e.ExpiresAt, Push: e.Push, Application: e.Application, Client: e.Client,
 		})
 	case events.CodeSent:
 		if c := u.Challenge(e.ChallengeID); c != nil {
@@ -311,7 +312,12 @@ func (u *User) apply(ev events.Event, at time.Time) {
 			f.App = c.App
 		}
 		u.finish(e.ChallengeID, f)
-		u.Failures, u.Lock, u.PushRefusals = 0, Lock{}, nil
+		// A success resets the failure count and ends a timed lock; a lock
+		// for good (the hard limit, fraud) waits for the helpdesk or a reset.
+		u.Failures, u.PushRefusals = 0, nil
+		if !u.Lock.Permanent {
+			u.Lock = Lock{}
+		}
 		if a := u.Authenticator(e.AuthenticatorID); a != nil {
 			switch a.Method {
 			case events.MethodTOTP:

@@ -41,8 +41,10 @@ type PushRequest struct {
 	ExpiresAt       time.Time `json:"expires_at"`
 }
 
-// Context is what the relying party tells about the sign-in, shown on the push
-// and kept for the audit.
+// Context is what the relying party tells about the sign-in, shown on the
+// push. In events the application name is kept as is; the IP address, user
+// agent and location are personal data and are sealed (field client), so
+// that erasing the user erases them too.
 type Context struct {
 	Application string `json:"application,omitempty"`
 	IP          string `json:"ip,omitempty"`
@@ -215,7 +217,10 @@ type ChallengeIssued struct {
 	Methods     []string     `json:"methods"`
 	ExpiresAt   time.Time    `json:"expires_at"`
 	Push        *PushRequest `json:"push,omitempty"`
-	Context     Context      `json:"context,omitzero"`
+	// Application is the relying party's display name for the sign-in.
+	Application string `json:"application,omitempty"`
+	// Client seals the IP address, user agent and location.
+	Client Sealed `json:"client,omitzero"`
 }
 
 func (ChallengeIssued) EventType() string { return "challenge.issued" }
@@ -290,9 +295,12 @@ func (ChallengeDenied) EventType() string { return "challenge.denied" }
 
 // FraudReported: the user pressed "this wasn't me".
 type FraudReported struct {
-	ChallengeID     string  `json:"challenge_id"`
-	AuthenticatorID string  `json:"authenticator_id"`
-	Context         Context `json:"context,omitzero"`
+	ChallengeID     string `json:"challenge_id"`
+	AuthenticatorID string `json:"authenticator_id"`
+	Application     string `json:"application,omitempty"`
+	// Client is the challenge's sealed client details (IP, user agent,
+	// location), repeated here so a fraud report stands on its own.
+	Client Sealed `json:"client,omitzero"`
 }
 
 func (FraudReported) EventType() string { return "challenge.fraud_reported" }
