@@ -18,20 +18,20 @@ type Code string
 
 // The error codes. Keep in sync with wasm/ABI.md and docs/errors.md.
 const (
-	CodeInvalidArgument    Code = "invalid_argument"    // the request is malformed; fix it and retry
-	CodeNotFound           Code = "not_found"           // no such user, authenticator, challenge or device
-	CodeConflict           Code = "conflict"            // the state moved on (concurrent write, already answered)
-	CodeInvalidCode        Code = "invalid_code"        // a one-time code or pass did not match
-	CodeCodeReused         Code = "code_reused"         // the code matched a step that was already used
-	CodeExpired            Code = "expired"             // the challenge, enrolment or pass is past its time
-	CodeLockedOut          Code = "locked_out"          // too many failures; wait or ask the helpdesk
-	CodeEnrolmentRequired  Code = "enrolment_required"  // the user has no usable authenticator
-	CodeMethodNotAllowed   Code = "method_not_allowed"  // the method is disabled or below the required acr
-	CodeInsufficientProof  Code = "insufficient_proof"  // an identity proof below the policy's level
-	CodePushPaused         Code = "push_paused"         // push is paused (fatigue protection); use a code
-	CodeErased             Code = "erased"              // the user was erased
-	CodeUnauthorized       Code = "unauthorized"        // bad credentials or signature
-	CodeInternal           Code = "internal"            // a bug or an unavailable dependency
+	CodeInvalidArgument   Code = "invalid_argument"   // the request is malformed; fix it and retry
+	CodeNotFound          Code = "not_found"          // no such user, authenticator, challenge or device
+	CodeConflict          Code = "conflict"           // the state moved on (concurrent write, already answered)
+	CodeInvalidCode       Code = "invalid_code"       // a one-time code or pass did not match
+	CodeCodeReused        Code = "code_reused"        // the code matched a step that was already used
+	CodeExpired           Code = "expired"            // the challenge, enrolment or pass is past its time
+	CodeLockedOut         Code = "locked_out"         // too many failures; wait or ask the helpdesk
+	CodeEnrolmentRequired Code = "enrolment_required" // the user has no usable authenticator
+	CodeMethodNotAllowed  Code = "method_not_allowed" // the method is disabled or below the required acr
+	CodeInsufficientProof Code = "insufficient_proof" // an identity proof below the policy's level
+	CodePushPaused        Code = "push_paused"        // push is paused (fatigue protection); use a code
+	CodeErased            Code = "erased"             // the user was erased
+	CodeUnauthorized      Code = "unauthorized"       // bad credentials or signature
+	CodeInternal          Code = "internal"           // a bug or an unavailable dependency
 )
 
 // Codes lists every code in the order they were introduced.

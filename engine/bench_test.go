@@ -163,4 +163,3 @@ func BenchmarkFold(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 }
-

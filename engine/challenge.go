@@ -36,8 +36,6 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func isCodeMethod(m string) bool { return m != events.MethodPush }
-
 // usable returns the active authenticators this decision has not ended.
 func (d *decider) usable() []*Authenticator {
 	var out []*Authenticator

@@ -79,6 +79,9 @@ func (reg *Registry) Decode(raw []byte) (Record, error) {
 	if w.ID == "" || w.Tenant == "" || w.Type == "" || w.Seq == 0 || w.Version < 1 || len(w.Data) == 0 {
 		return rec, vakt.Errorf(vakt.CodeInvalidArgument, "decode event: id, tenant, seq, type, v and data are required")
 	}
+	if y := w.Time.UTC().Year(); y < 1 || y > 9999 {
+		return rec, vakt.Errorf(vakt.CodeInvalidArgument, "decode event: time %v is outside the years 1 to 9999", w.Time)
+	}
 	if err := w.Stream().Validate(); err != nil {
 		return rec, err
 	}

@@ -12,10 +12,10 @@ import (
 // rand, as a lowercase 36-character string. Taking the time and the entropy as
 // arguments keeps the core pure: the same inputs give the same id on every host.
 func NewID(t time.Time, rand io.Reader) (string, error) {
-	ms := t.UnixMilli()
-	if ms < 0 || ms >= 1<<48 {
+	if t.Before(time.Unix(0, 0)) || !t.Before(time.UnixMilli(1<<48)) {
 		return "", vakt.Errorf(vakt.CodeInvalidArgument, "time %v cannot be written in a UUIDv7", t)
 	}
+	ms := t.UnixMilli()
 	var u [16]byte
 	if _, err := io.ReadFull(rand, u[6:]); err != nil {
 		return "", vakt.Errorf(vakt.CodeInternal, "read entropy for an id: %w", err)

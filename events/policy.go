@@ -157,8 +157,9 @@ func (d Duration) String() string {
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
 // UnmarshalText reads what String writes and what Go's time.ParseDuration
-// reads: an optional sign, then optional whole days "<n>d", then the rest
-// ("1d12h", "-3d", "90s").
+// reads (except -2^63 ns written without days, which String never writes):
+// an optional sign, then optional whole days "<n>d", then the rest ("1d12h",
+// "-3d", "90s").
 func (d *Duration) UnmarshalText(b []byte) error {
 	s := string(b)
 	bad := fmt.Errorf("duration %q: write it like 90s, 10m, 1h30m or 20d", s)
@@ -192,7 +193,7 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	}
 	switch {
 	case neg:
-		*d = Duration(-int64(mag - 1) - 1) // -(1<<63) included
+		*d = Duration(-int64(mag-1) - 1) // -(1<<63) included
 	case mag > math.MaxInt64:
 		return bad
 	default:

@@ -53,9 +53,20 @@ func Run(t *testing.T, newStore func(t *testing.T) events.Store) {
 
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 
-var cmdSeq atomic.Uint64
+var (
+	cmdSeq    atomic.Uint64
+	cmdPrefix = func() string {
+		// Unique per run, so that a durable store reused across runs never
+		// sees an old command id again.
+		b := make([]byte, 6)
+		if _, err := rand.Read(b); err != nil {
+			panic(err)
+		}
+		return fmt.Sprintf("cmd-%x", b)
+	}()
+)
 
-func newCommand() string { return fmt.Sprintf("cmd-%d-%d", time.Now().UnixNano(), cmdSeq.Add(1)) }
+func newCommand() string { return fmt.Sprintf("%s-%d", cmdPrefix, cmdSeq.Add(1)) }
 
 // build makes n rename events following head.
 func build(t testing.TB, s events.Stream, head events.Head, cmd string, n int) []events.Record {

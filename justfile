@@ -1,0 +1,73 @@
+# Vakt — recipes. `just run` runs Vakt with its embedded defaults; `just test`
+# runs every test. See README.md.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# the pure core: no NATS, net, os/exec or wazero; no clock or global randomness
+core_pkgs := "./engine/... ./events ./projections/..."
+core_dirs := "engine events projections"
+fuzz_time := env_var_or_default("FUZZ_TIME", "30s")
+bench_count := env_var_or_default("BENCH_COUNT", "5")
+
+# list the recipes
+default:
+    @just --list
+
+# run Vakt: until `vakt serve` lands, a walk through the main flows in memory
+run *args:
+    go run ./cmd/vakt demo {{args}}
+
+# every test, with the race detector
+test:
+    go test -race -count=1 ./...
+
+# formatting, vet, staticcheck, the wasip1 build of the core, purity, tidy
+check: _staticcheck
+    #!/usr/bin/env bash
+    set -euo pipefail
+    fail=0
+    unformatted=$(gofmt -l $(git ls-files '*.go') $(git ls-files --others --exclude-standard '*.go'))
+    if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; fail=1; fi
+    go vet ./...
+    "$(go env GOPATH)/bin/staticcheck" ./...
+    GOOS=wasip1 GOARCH=wasm go build {{core_pkgs}}
+    deps=$(GOOS=wasip1 GOARCH=wasm go list -deps {{core_pkgs}} | grep -E '^(github.com/nats-io/|github.com/tetratelabs/wazero|net/http$|net$|os/exec$)' || true)
+    if [ -n "$deps" ]; then echo "the pure core depends on I/O packages: $deps"; fail=1; fi
+    clock=$(grep -rn --include='*.go' -E 'time\.Now\(|math/rand' {{core_dirs}} | grep -v -e '_test.go' -e '/system.go:' || true)
+    if [ -n "$clock" ]; then echo "the pure core reads the clock or global randomness: $clock"; fail=1; fi
+    if ! go mod tidy -diff >/dev/null; then echo "go.mod/go.sum are not tidy: run go mod tidy"; go mod tidy -diff || true; fail=1; fi
+    exit $fail
+
+_staticcheck:
+    @test -x "$(go env GOPATH)/bin/staticcheck" || go install honnef.co/go/tools/cmd/staticcheck@v0.7.0
+
+# benchmarks with their limits, medians and ratios (see BENCHMARKS.md)
+bench:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    out=$(mktemp)
+    go test -run '^$' -bench . -benchmem -count {{bench_count}} ./engine ./events ./projections | tee "$out"
+    echo
+    go run ./internal/tools/benchratio \
+        'Decide/VerifyTOTP / Limit/HMACFloor' \
+        'Decide/VerifyTOTPNextStep / Limit/HMACFloor' \
+        'Decide/VerifyTOTP / Limit/PquernaTOTP' \
+        'Decide/VerifyTOTPNextStep / Limit/PquernaTOTP' \
+        'CodeCheck / Limit/HMACFloor' \
+        'Decide/RespondPush / Limit/Ed25519Verify' < "$out"
+
+# run every fuzz target for FUZZ_TIME (default 30s); findings land in testdata/fuzz
+fuzz:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    for pkg in ./events ./engine; do
+        for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz'); do
+            echo "== $pkg $target"
+            go test -run '^$' -fuzz "^${target}\$" -fuzztime {{fuzz_time}} "$pkg"
+        done
+    done
+
+# rewrite testdata/vectors from the scenarios in engine/vectorcases_test.go
+vectors:
+    go test ./engine -run TestGenerateVectors -update-vectors
+    go test ./engine -run 'TestVectors|TestVectorCoverage'
