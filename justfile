@@ -51,9 +51,11 @@ bench:
     go run ./internal/tools/benchratio \
         'Decide/VerifyTOTP / Limit/HMACFloor' \
         'Decide/VerifyTOTPNextStep / Limit/HMACFloor' \
-        'Decide/VerifyTOTP / Limit/PquernaTOTP' \
-        'Decide/VerifyTOTPNextStep / Limit/PquernaTOTP' \
+        'Decide/VerifyTOTPWrong / Limit/HMACFloor' \
         'CodeCheck / Limit/HMACFloor' \
+        'Decide/VerifyTOTP / Limit/PquernaTOTP' \
+        'Decide/VerifyTOTPNextStep / Limit/PquernaTOTPLastStep' \
+        'Decide/VerifyTOTPWrong / Limit/PquernaTOTPWrong' \
         'Decide/RespondPush / Limit/Ed25519Verify' < "$out"
 
 # run every fuzz target for FUZZ_TIME (default 30s); findings land in testdata/fuzz

@@ -20,7 +20,8 @@ import (
 //
 //	Limit/HMACFloor      three HMAC-SHA1 over an 8-byte counter, key prepared:
 //	                     the least a TOTP check with one step of skew must do
-//	Limit/PquernaTOTP    pquerna/otp totp.ValidateCustom with skew 1
+//	Limit/PquernaTOTP*   pquerna/otp totp.ValidateCustom with skew 1: a current
+//	                     code, a code from the step it tries last, a wrong code
 //	Limit/Ed25519Verify  one signature check, the least a push answer must do
 
 var benchSeed = []byte("12345678901234567890")
@@ -42,18 +43,28 @@ func BenchmarkLimit(b *testing.B) {
 		}
 		_ = sink
 	})
-	b.Run("PquernaTOTP", func(b *testing.B) {
-		b.ReportAllocs()
-		secret := base32.StdEncoding.EncodeToString(benchSeed)
-		at := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-		opts := totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
-		code, _ := totp.GenerateCodeCustom(secret, at, opts)
-		for b.Loop() {
-			if ok, _ := totp.ValidateCustom(code, secret, at, opts); !ok {
-				b.Fatal("no match")
+	// pquerna/otp tries the steps t, t+1, t-1 and stops at the first match:
+	// a current code costs one HMAC, a code from t-1 three, a wrong code three.
+	pquerna := func(name string, offset time.Duration, want bool) {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			secret := base32.StdEncoding.EncodeToString(benchSeed)
+			at := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+			opts := totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
+			code, _ := totp.GenerateCodeCustom(secret, at.Add(offset), opts)
+			if !want {
+				code = "000000"
 			}
-		}
-	})
+			for b.Loop() {
+				if ok, _ := totp.ValidateCustom(code, secret, at, opts); ok != want {
+					b.Fatal("unexpected result")
+				}
+			}
+		})
+	}
+	pquerna("PquernaTOTP", 0, true)
+	pquerna("PquernaTOTPLastStep", -30*time.Second, true)
+	pquerna("PquernaTOTPWrong", 0, false)
 	b.Run("Ed25519Verify", func(b *testing.B) {
 		b.ReportAllocs()
 		pub, priv, _ := ed25519.GenerateKey(engine.SeededRand([]byte("bench")))
@@ -105,6 +116,19 @@ func BenchmarkDecide(b *testing.B) {
 			}
 		}
 	})
+	// A wrong code: every step computed, attempt_failed recorded.
+	b.Run("VerifyTOTPWrong", func(b *testing.B) {
+		v, _, _, ch := benchUser(b)
+		cmd := engine.VerifyCode{ChallengeID: ch.ChallengeID, Code: "000000"}
+		env := v.env([]byte("bench"))
+		b.ReportAllocs()
+		for b.Loop() {
+			dec, err := engine.Decide(v.u, cmd, env)
+			if err == nil || len(dec.Events) != 1 {
+				b.Fatal("000000 did not fail")
+			}
+		}
+	})
 	b.Run("IssueChallenge", func(b *testing.B) {
 		v, _, _, _ := benchUser(b)
 		cmd := engine.IssueChallenge{App: "web", Method: "totp"}
@@ -134,9 +158,9 @@ func BenchmarkDecide(b *testing.B) {
 // allocate.
 func BenchmarkCodeCheck(b *testing.B) { engine.BenchCodeCheck(b) }
 
-// BenchmarkFold folds a realistic stream: enrolment, then sign-ins with
+// BenchmarkEvolve folds a realistic stream with Evolve: enrolment, then sign-ins with
 // successes, failures, pushes and remembered browsers.
-func BenchmarkFold(b *testing.B) {
+func BenchmarkEvolve(b *testing.B) {
 	v := newVB(b, "fold")
 	a := v.totp("Phone")
 	dev := v.push("App", false)

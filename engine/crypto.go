@@ -82,7 +82,7 @@ func aad(dst []byte, tenant, user, object, purpose string) []byte {
 
 // aad builds the additional data in the decider's scratch space.
 func (d *decider) aad(object, purpose string) []byte {
-	return aad(d.scratch[:0], d.u.Tenant, d.u.ID, object, purpose)
+	return aad(d.scratch().aad[:0], d.u.Tenant, d.u.ID, object, purpose)
 }
 
 // seal encrypts plaintext under ad with a fresh nonce from rand.

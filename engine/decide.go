@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -25,7 +26,9 @@ type Decision struct {
 //   - events and an error: a recorded rejection (a wrong or replayed code
 //     counts towards lockout): append the events, then report the error.
 func Decide(u *User, cmd Command, env Env) (Decision, error) {
-	d := &decider{u: u, env: env, now: env.Now.UTC(), p: env.Policy}
+	var dv decider
+	d := &dv
+	d.u, d.env, d.now, d.p = u, env, env.Now.UTC(), env.Policy
 	if d.p == nil {
 		d.p = &defaultPolicy
 	}
@@ -83,6 +86,11 @@ func Decide(u *User, cmd Command, env Env) (Decision, error) {
 	default:
 		return Decision{}, vakt.Errorf(vakt.CodeInvalidArgument, "unknown command %q for a user", cmd.CommandType())
 	}
+	if d.buf != nil {
+		clear(d.buf.seed[:])
+		scratchPool.Put(d.buf)
+		d.buf = nil
+	}
 	if err != nil && !d.recorded {
 		return Decision{}, err
 	}
@@ -104,9 +112,23 @@ type decider struct {
 	// gone lists the challenges, authenticators and devices this decision
 	// already ended (a handful at most).
 	gone goneSet
-	// scratch holds additional data and opened seeds without allocating.
-	scratch [512]byte
-	seedBuf [maxImportSeed + 16]byte
+	// buf holds additional data and opened seeds without allocating; taken
+	// from a pool on first use, returned when the decision ends.
+	buf *scratch
+}
+
+type scratch struct {
+	aad  [512]byte
+	seed [maxImportSeed + 16]byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+func (d *decider) scratch() *scratch {
+	if d.buf == nil {
+		d.buf = scratchPool.Get().(*scratch)
+	}
+	return d.buf
 }
 
 type goneSet []string

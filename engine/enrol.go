@@ -204,12 +204,13 @@ func (d *decider) openSeed(a *Authenticator, dst []byte) ([]byte, error) {
 
 // otpKeyFor opens an authenticator's seed into k's pads.
 func (d *decider) otpKeyFor(a *Authenticator, k *otpKey) error {
-	seed, err := d.openSeed(a, d.seedBuf[:0])
+	buf := &d.scratch().seed
+	seed, err := d.openSeed(a, buf[:0])
 	if err != nil {
 		return err
 	}
 	err = k.init(a.Algorithm, seed, a.Digits)
-	clear(d.seedBuf[:])
+	clear(buf[:])
 	return err
 }
 
