@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -24,7 +25,7 @@ type Env struct {
 	DataKey *DataKey
 }
 
-// SeededRand returns a deterministic stream expanded from seed with SHA-256 in
+// SeededRand returns a deterministic stream (safe for concurrent use) expanded from seed with SHA-256 in
 // counter mode: block i is SHA-256(seed || i). With a 32-byte seed from a real
 // entropy source it is as unpredictable as the seed; with a fixed seed it makes
 // decisions reproducible (test vectors, cross-host conformance).
@@ -33,6 +34,7 @@ func SeededRand(seed []byte) io.Reader {
 }
 
 type seeded struct {
+	mu   sync.Mutex // a Service may share one reader between goroutines
 	seed []byte
 	ctr  uint64
 	buf  [sha256.Size]byte
@@ -40,6 +42,8 @@ type seeded struct {
 }
 
 func (s *seeded) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	n := 0
 	for n < len(p) {
 		if s.left == 0 {

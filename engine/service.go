@@ -28,7 +28,8 @@ type Keyring interface {
 // user are serialised by the store's expected-sequence check, so two requests
 // can never both succeed with the same code.
 //
-// The zero values of Now and Rand are the system clock and crypto/rand.
+// The zero values of Now and Rand are the system clock and crypto/rand; a
+// Rand given here must be safe for concurrent use.
 type Service struct {
 	Store events.Store
 	Keys  Keyring
