@@ -39,9 +39,9 @@ const (
 
 // JetStream error codes that mean "someone else wrote first".
 const (
-	errWrongLastSequence        = 10071
+	errWrongLastSequence         = 10071
 	errWrongLastSequenceInFlight = 10164
-	errBatchDuplicateMsgID      = 10201
+	errBatchDuplicateMsgID       = 10201
 )
 
 // Options configure a [Store]. The zero value works.
