@@ -37,6 +37,11 @@ type Service struct {
 	Rand  io.Reader
 	// Attempts bounds the decide-append loop under contention (default 10).
 	Attempts int
+	// Snapshots, when set, keeps users' folded state so that a load reads
+	// only the events after the snapshot; one is written whenever
+	// SnapshotEvery (default 32) events have gathered since the last.
+	Snapshots     Snapshots
+	SnapshotEvery int
 
 	mu      sync.Mutex
 	tenants map[string]*Tenant
@@ -116,11 +121,7 @@ func (s *Service) Execute(ctx context.Context, req Request) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		recs, err := s.Store.Load(ctx, stream, events.Head{})
-		if err != nil {
-			return Result{}, err
-		}
-		u, err := Fold(req.Tenant, req.User, recs)
+		u, stale, err := s.loadUser(ctx, stream)
 		if err != nil {
 			return Result{}, err
 		}
@@ -156,6 +157,7 @@ func (s *Service) Execute(ctx context.Context, req Request) (Result, error) {
 		if res.Duplicate {
 			return Result{Records: res.Records, Duplicate: true}, errorOf(res.Records)
 		}
+		s.maybeSnapshot(ctx, stream, u, stale, res.Records)
 		return Result{Records: res.Records, Reply: dec.Reply}, derr
 	}
 	return Result{}, vakt.Errorf(vakt.CodeConflict, "the user's state kept changing during %d attempts; retry", attempts)
@@ -241,11 +243,8 @@ func (s *Service) User(ctx context.Context, tenant, user string) (*User, error) 
 	if err := stream.Validate(); err != nil {
 		return nil, err
 	}
-	recs, err := s.Store.Load(ctx, stream, events.Head{})
-	if err != nil {
-		return nil, err
-	}
-	return Fold(tenant, user, recs)
+	u, _, err := s.loadUser(ctx, stream)
+	return u, err
 }
 
 // tenant returns the tenant's state, reading only the policy events that are

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -91,6 +92,27 @@ type Store struct {
 	stop    chan struct{}
 	stopped chan struct{}
 	once    sync.Once
+
+	gate  sync.Mutex // held by tests to make a group form (see export_test.go)
+	stats struct {
+		appends, groups, batches, fallbacks atomic.Int64
+	}
+}
+
+// Stats counts what the group committer did since Open.
+type Stats struct {
+	Appends   int64 // appends committed or refused
+	Groups    int64 // commits (a plain publish or an atomic batch)
+	Batches   int64 // of which atomic batches
+	Fallbacks int64 // groups retried append by append after a conflict
+}
+
+// Stats returns the committer's counters.
+func (s *Store) Stats() Stats {
+	return Stats{
+		Appends: s.stats.appends.Load(), Groups: s.stats.groups.Load(),
+		Batches: s.stats.batches.Load(), Fallbacks: s.stats.fallbacks.Load(),
+	}
 }
 
 var _ events.Store = (*Store)(nil)
@@ -318,6 +340,8 @@ func (s *Store) commitLoop() {
 				return
 			}
 		}
+		s.gate.Lock()
+		s.gate.Unlock() //nolint:staticcheck // an empty critical section: waits while a test holds the gate
 		events := 0
 		for _, p := range group {
 			events += len(p.recs)
@@ -394,6 +418,8 @@ func (s *Store) commit(group []*pending) {
 	if len(group) == 0 {
 		return
 	}
+	s.stats.appends.Add(int64(len(group)))
+	s.stats.groups.Add(1)
 	if len(group) == 1 && len(group[0].recs) == 1 {
 		s.finish(group[0], s.publishOne(group[0]))
 		return
@@ -404,6 +430,7 @@ func (s *Store) commit(group []*pending) {
 	}
 	o := s.publishBatch(group)
 	if o.err != nil && (isConflict(o.err) || apiCode(o.err) == errBatchDuplicateMsgID) {
+		s.stats.fallbacks.Add(1)
 		for _, p := range group {
 			if len(p.recs) == 1 {
 				s.finish(p, s.publishOne(p))
@@ -532,6 +559,7 @@ func (s *Store) publishOne(p *pending) written {
 // publishBatch writes the appends of a group as one atomic batch: every
 // append's first message carries its subject's expected sequence.
 func (s *Store) publishBatch(group []*pending) written {
+	s.stats.batches.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
 	defer cancel()
 	var msgs []*natsgo.Msg
