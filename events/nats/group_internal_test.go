@@ -206,3 +206,22 @@ func TestGroupSameSubject(t *testing.T) {
 		t.Fatalf("%d succeeded, %d conflicts; want 1 and 2", ok, conflicts)
 	}
 }
+
+// Command ids are unique per user, not across users: the same id for two
+// users is two commands.
+func TestSameCommandIDForTwoUsers(t *testing.T) {
+	n := natstest.Start(t)
+	ctx := context.Background()
+	s, err := Open(ctx, n.JetStream, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, u := range []string{"a", "b"} {
+		st := events.Stream{Tenant: "t", User: u}
+		r, err := s.Append(ctx, st, events.Head{}, build(t, st, events.Head{}, "cmd-1", 1))
+		if err != nil || r.Duplicate {
+			t.Fatalf("user %s: %+v %v", u, r, err)
+		}
+	}
+}
