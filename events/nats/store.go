@@ -766,41 +766,92 @@ type RawMsg struct {
 // Raw yields the stream's messages after `after` up to `end` (inclusive)
 // without decoding them: what `vakt export` writes and the benchmark's raw
 // consumer reads.
+//
+// An ordered consumer is read by its own goroutine, a few hundred messages
+// ahead, so that the caller's work on one batch (decoding, verifying,
+// folding) overlaps the fetching of the next.
 func (s *Store) Raw(ctx context.Context, after, end uint64) iter.Seq2[RawMsg, error] {
 	return func(yield func(RawMsg, error) bool) {
 		if end <= after {
 			return
 		}
-		cons, err := s.js.OrderedConsumer(ctx, s.opts.Stream, jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{SubjectPrefix + ".>"},
-			DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-			OptStartSeq:    after + 1,
-		})
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		batches := make(chan rawBatch, 4)
+		go s.fetch(ctx, after, end, batches)
+		for b := range batches {
+			for _, m := range b.msgs {
+				if !yield(m, nil) {
+					return
+				}
+			}
+			if b.err != nil {
+				yield(RawMsg{}, b.err)
+				return
+			}
+		}
+	}
+}
+
+type rawBatch struct {
+	msgs []RawMsg
+	err  error
+}
+
+// fetch reads the stream into batches until end, an error, or ctx ends.
+func (s *Store) fetch(ctx context.Context, after, end uint64, out chan<- rawBatch) {
+	defer close(out)
+	send := func(b rawBatch) bool {
+		select {
+		case out <- b:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	cons, err := s.js.OrderedConsumer(ctx, s.opts.Stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{SubjectPrefix + ".>"},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    after + 1,
+	})
+	if err != nil {
+		send(rawBatch{err: unreachable("read the stream", err)})
+		return
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(1000))
+	if err != nil {
+		send(rawBatch{err: unreachable("read the stream", err)})
+		return
+	}
+	defer it.Stop()
+	const batchSize = 256
+	b := rawBatch{msgs: make([]RawMsg, 0, batchSize)}
+	for {
+		m, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
-			yield(RawMsg{}, unreachable("read the stream", err))
+			if ctx.Err() == nil {
+				b.err = unreachable("read the stream", err)
+				send(b)
+			}
 			return
 		}
-		it, err := cons.Messages(jetstream.PullMaxMessages(1000))
+		md, err := m.Metadata()
 		if err != nil {
-			yield(RawMsg{}, unreachable("read the stream", err))
+			b.err = vakt.Errorf(vakt.CodeInternal, "read the stream: %v", err)
+			send(b)
 			return
 		}
-		defer it.Stop()
-		for {
-			m, err := it.Next(jetstream.NextContext(ctx))
-			if err != nil {
-				yield(RawMsg{}, unreachable("read the stream", err))
+		raw := RawMsg{Position: md.Sequence.Stream, Subject: m.Subject(), Data: m.Data(), Hash: m.Headers().Get(HeaderHash)}
+		b.msgs = append(b.msgs, raw)
+		if raw.Position >= end {
+			send(b)
+			return
+		}
+		if len(b.msgs) == batchSize {
+			if !send(b) {
 				return
 			}
-			md, err := m.Metadata()
-			if err != nil {
-				yield(RawMsg{}, vakt.Errorf(vakt.CodeInternal, "read the stream: %v", err))
-				return
-			}
-			raw := RawMsg{Position: md.Sequence.Stream, Subject: m.Subject(), Data: m.Data(), Hash: m.Headers().Get(HeaderHash)}
-			if !yield(raw, nil) || raw.Position >= end {
-				return
-			}
+			b = rawBatch{msgs: make([]RawMsg, 0, batchSize)}
 		}
 	}
 }
