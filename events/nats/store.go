@@ -304,7 +304,18 @@ func (s *Store) Append(ctx context.Context, st events.Stream, expected events.He
 	}
 }
 
+// bounded gives ctx the store's timeout unless it has a deadline already, so
+// that no call waits forever on a server that is gone.
+func (s *Store) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.opts.Timeout)
+}
+
 func (s *Store) positionOf(ctx context.Context, subject string, h events.Head) (uint64, error) {
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
 	m, err := s.stream.GetLastMsgForSubject(ctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, vakt.Errorf(vakt.CodeConflict, "the stream has no events; expected seq %d", h.Seq)
@@ -608,6 +619,8 @@ func (s *Store) Load(ctx context.Context, st events.Stream, after events.Head) (
 	if err := st.Validate(); err != nil {
 		return nil, err
 	}
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
 	subject := Subject(st)
 	lastMsg, err := s.stream.GetLastMsgForSubject(ctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -733,7 +746,9 @@ func (c *chain) add(rec events.Record) error {
 // `after` up to the stream's last message when the call began.
 func (s *Store) All(ctx context.Context, after uint64) iter.Seq2[events.Record, error] {
 	return func(yield func(events.Record, error) bool) {
-		info, err := s.stream.Info(ctx)
+		ictx, cancel := s.bounded(ctx)
+		info, err := s.stream.Info(ictx)
+		cancel()
 		if err != nil {
 			yield(events.Record{}, unreachable("read the stream", err))
 			return
@@ -870,6 +885,8 @@ func (s *Store) decodeMsg(m RawMsg) (events.Record, error) {
 
 // LastPosition is the stream's last sequence (0 when empty).
 func (s *Store) LastPosition(ctx context.Context) (uint64, error) {
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
 	info, err := s.stream.Info(ctx)
 	if err != nil {
 		return 0, unreachable("read the stream", err)
