@@ -320,10 +320,8 @@ func (k *MemoryKeyring) DataKey(ctx context.Context, tenant, user string, create
 func (k *MemoryKeyring) Destroy(ctx context.Context, tenant, user string) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	id := [2]string{tenant, user}
-	if key, ok := k.keys[id]; ok {
-		clear(key.raw[:])
-		delete(k.keys, id)
-	}
+	// The key is dropped, not wiped: a decision running now may still hold
+	// it, and the memory keyring promises no more than forgetting it.
+	delete(k.keys, [2]string{tenant, user})
 	return nil
 }
