@@ -160,7 +160,7 @@ type bigFixture struct {
 
 var (
 	bigOnce sync.Once
-	big     *bigFixture
+	bigFix  *bigFixture
 	bigErr  error
 	bigDir  string
 )
@@ -248,12 +248,12 @@ func bigStream(b *testing.B) *bigFixture {
 			bigErr = err
 			return
 		}
-		big = f
+		bigFix = f
 	})
 	if bigErr != nil {
 		b.Fatal(bigErr)
 	}
-	return big
+	return bigFix
 }
 
 // latency reports the median and the 99th percentile of samples.
@@ -443,9 +443,9 @@ func BenchmarkReplay(b *testing.B) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if big != nil {
-		big.store.Close()
-		big.nats.Close()
+	if bigFix != nil {
+		bigFix.store.Close()
+		bigFix.nats.Close()
 	}
 	if bigDir != "" {
 		os.RemoveAll(bigDir)
