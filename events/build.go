@@ -3,6 +3,7 @@ package events
 import (
 	"fmt"
 	"io"
+	"maps"
 	"time"
 
 	"github.com/vaktmfa/vakt"
@@ -122,8 +123,12 @@ func (v *Verifier) Check(rec *Record) *Break {
 	return nil
 }
 
-// Heads returns the last verified head of every stream seen.
-func (v *Verifier) Heads() map[Stream]Head { return v.heads }
+// Trust starts a stream's chain at a head verified elsewhere (a snapshot, an
+// export that begins mid-stream): its next record must follow h.
+func (v *Verifier) Trust(s Stream, h Head) { v.heads[s] = h }
+
+// Heads returns a copy of the last verified head of every stream seen.
+func (v *Verifier) Heads() map[Stream]Head { return maps.Clone(v.heads) }
 
 // Broken reports whether any stream had a break.
 func (v *Verifier) Broken() bool { return len(v.broken) > 0 }

@@ -11,6 +11,11 @@
 //	demo    walk through enrolment, sign-in, a replayed code, a new phone,
 //	        removing the old one and a helpdesk reset, printing every event
 //	        as it is stored (in memory; nothing is kept)
+//	export  write the event stream (or a tenant's, a user's, a time range)
+//	        as JSON Lines with the stored bytes verbatim
+//	replay  verify every hash chain of a live stream or an export, name the
+//	        first broken event of each stream, and report timelines, resets,
+//	        lockouts, fraud reports and push-fatigue patterns
 //
 // `vakt help <command>` shows a command's flags. Errors are written to
 // standard error as "vakt: <message>"; the exit code is 0 on success, 1 when
@@ -40,6 +45,8 @@ type command struct {
 // commands lists the subcommands in the order help shows them.
 var commands = []command{
 	{name: "demo", summary: "walk through the main MFA flows on an in-memory store", flags: demoFlags},
+	{name: "export", summary: "write the event stream, or part of it, to a JSON Lines file", flags: exportFlags},
+	{name: "replay", summary: "verify the hash chains and report timelines, resets, lockouts, fraud and push fatigue", flags: replayFlags},
 }
 
 // cmdEnv is what a running command may use besides its flags.

@@ -530,18 +530,29 @@ func (s *Store) duplicateOf(p *pending) (events.AppendResult, bool, error) {
 	if last.Command != p.recs[0].Command {
 		return events.AppendResult{}, false, nil
 	}
-	// Load the command's events: they follow the head the command expected.
-	recs, err := s.Load(ctx, p.stream, p.expected)
+	// Load the command's events, the subject's trailing run of events with
+	// its id. They follow the head the command expected, unless the retry was
+	// decided after reloading them (the engine's retry after a lost reply):
+	// the head it expects is then the command's own last event, and the run
+	// is read from the start of the stream.
+	from := p.expected
+	if last.Seq <= p.expected.Seq {
+		from = events.Head{}
+	}
+	recs, err := s.Load(ctx, p.stream, from)
 	if err != nil {
 		return events.AppendResult{}, false, err
 	}
-	var mine []events.Record
-	for _, r := range recs {
-		if r.Command == p.recs[0].Command {
-			mine = append(mine, r)
-		}
+	i := len(recs)
+	for i > 0 && recs[i-1].Command == p.recs[0].Command {
+		i--
 	}
-	return events.AppendResult{Records: mine, Duplicate: true}, true, nil
+	if i == len(recs) {
+		// The last message came from a replica that lags behind the one
+		// Load read: the stream moved on after the command.
+		return events.AppendResult{}, false, nil
+	}
+	return events.AppendResult{Records: recs[i:], Duplicate: true}, true, nil
 }
 
 func (s *Store) message(p *pending, i int) *natsgo.Msg {
@@ -792,20 +803,30 @@ func (s *Store) Raw(ctx context.Context, after, end uint64) iter.Seq2[RawMsg, er
 		if end <= after {
 			return
 		}
-		ctx, cancel := context.WithCancel(ctx)
+		fctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		batches := make(chan rawBatch, 4)
-		go s.fetch(ctx, after, end, batches)
+		go s.fetch(fctx, after, end, batches)
+		last := after
 		for b := range batches {
 			for _, m := range b.msgs {
 				if !yield(m, nil) {
 					return
 				}
+				last = m.Position
 			}
 			if b.err != nil {
 				yield(RawMsg{}, b.err)
 				return
 			}
+		}
+		if last < end {
+			// Cut short: say so, or a caller would take it for the whole.
+			err := ctx.Err()
+			if err == nil {
+				err = vakt.Errorf(vakt.CodeInternal, "read the stream: it ended at position %d before %d", last, end)
+			}
+			yield(RawMsg{}, err)
 		}
 	}
 }

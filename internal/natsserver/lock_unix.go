@@ -27,7 +27,7 @@ func lockDir(dir string) (*os.File, error) {
 		if who == "" {
 			who = "another process"
 		}
-		return nil, vakt.Errorf(vakt.CodeConflict, "the data directory %s is in use by %s; stop it or choose another --data", dir, who)
+		return nil, vakt.Errorf(vakt.CodeConflict, "the data directory %s is in use by %s; stop it, choose another --data, or reach that server with --nats-url", dir, who)
 	}
 	_ = f.Truncate(0)
 	_, _ = fmt.Fprintf(f, "vakt pid %d\n", os.Getpid())
