@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vaktmfa/vakt"
 	"github.com/vaktmfa/vakt/engine"
@@ -85,5 +86,25 @@ func TestParallelCommandsConverge(t *testing.T) {
 	u := h.state()
 	if len(u.Challenges) != 10 { // max_pending_challenges: the oldest gave way
 		t.Fatalf("%d pending challenges, want 10", len(u.Challenges))
+	}
+}
+
+// A retry after a lost reply, however late, is answered from the stream and
+// never decided again (a second challenge would be issued otherwise).
+func TestRetryIsNotDecidedAgain(t *testing.T) {
+	h := newHarness(t)
+	h.enrolTOTP("Phone")
+	req := engine.Request{Tenant: h.tenant, User: h.user, ID: "rp-req-42", Command: engine.IssueChallenge{App: "web"}}
+	first, err := h.svc.Execute(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.advance(time.Hour)
+	again, err := h.svc.Execute(context.Background(), req)
+	if err != nil || !again.Duplicate || len(again.Records) != 1 || again.Records[0].ID != first.Records[0].ID {
+		t.Fatalf("retry: %+v %v", again, err)
+	}
+	if n := len(h.state().Challenges); n != 1 {
+		t.Fatalf("%d challenges pending after a retried request, want 1", n)
 	}
 }

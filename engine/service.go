@@ -125,6 +125,11 @@ func (s *Service) Execute(ctx context.Context, req Request) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
+		if u.Head.Command == req.ID {
+			// The stream ends with this very command: a retry whose first
+			// reply was lost. Answer it; never decide it again.
+			return s.duplicate(ctx, stream, req.ID)
+		}
 		var key *DataKey
 		if u.Erased {
 			// Finish an erasure that was recorded but whose key survived a crash.
@@ -161,6 +166,20 @@ func (s *Service) Execute(ctx context.Context, req Request) (Result, error) {
 		return Result{Records: res.Records, Reply: dec.Reply}, derr
 	}
 	return Result{}, vakt.Errorf(vakt.CodeConflict, "the user's state kept changing during %d attempts; retry", attempts)
+}
+
+// duplicate answers a retry of the command that wrote the stream's last
+// events, with those events.
+func (s *Service) duplicate(ctx context.Context, stream events.Stream, id string) (Result, error) {
+	recs, err := s.Store.Load(ctx, stream, events.Head{})
+	if err != nil {
+		return Result{}, err
+	}
+	i := len(recs)
+	for i > 0 && recs[i-1].Command == id {
+		i--
+	}
+	return Result{Records: recs[i:], Duplicate: true}, errorOf(recs[i:])
 }
 
 func (s *Service) append(ctx context.Context, stream events.Stream, head events.Head, req Request, env Env, evs []events.Event) (events.AppendResult, error) {

@@ -135,6 +135,10 @@ type Head struct {
 	Seq      uint64 `json:"seq"`
 	Position uint64 `json:"position"`
 	Hash     Hash   `json:"hash"`
+	// Command is the command id of the last event, so that a retry decided
+	// after reloading the stream (its first reply lost) is recognised as the
+	// same command, however long ago it was stored.
+	Command string `json:"command,omitempty"`
 }
 
 // Record is one stored event: its envelope, its decoded (and upcast) data, the
@@ -148,4 +152,6 @@ type Record struct {
 }
 
 // Head returns the stream head that this record makes.
-func (r *Record) Head() Head { return Head{Seq: r.Seq, Position: r.Position, Hash: r.Hash} }
+func (r *Record) Head() Head {
+	return Head{Seq: r.Seq, Position: r.Position, Hash: r.Hash, Command: r.Command}
+}

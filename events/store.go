@@ -15,7 +15,10 @@ type Store interface {
 	//
 	// If the stream's latest events were written by the same command id, Append
 	// stores nothing and returns those events with Duplicate set: a retry after
-	// a lost reply is answered, not applied twice.
+	// a lost reply is answered, not applied twice, whether it was decided on
+	// the old head (expected is the head before the command) or after
+	// reloading (expected is the command's own last event, expected.Command
+	// its id).
 	Append(ctx context.Context, s Stream, expected Head, recs []Record) (AppendResult, error)
 
 	// Load returns the events of s after `after` (Seq and, where the store can

@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) events.Store) {
 		{"Conflict", testConflict},
 		{"IdempotentRetry", testIdempotentRetry},
 		{"RetryAfterOtherCommand", testRetryAfterOtherCommand},
+		{"RetryAfterReload", testRetryAfterReload},
 		{"AtomicMultiEvent", testAtomicMultiEvent},
 		{"Ordering", testOrdering},
 		{"AllAfter", testAllAfter},
@@ -244,6 +245,36 @@ func testRetryAfterOtherCommand(t *testing.T, st events.Store) {
 	}
 	if n := len(load(t, st, s, events.Head{})); n != 2 {
 		t.Fatalf("stream has %d events, want 2", n)
+	}
+}
+
+// testRetryAfterReload: the reply to a command was lost; the caller reloads
+// the stream (which now ends with the command's own events), decides again
+// and appends with the same command id on the new head. The store answers
+// with what the first attempt stored.
+func testRetryAfterReload(t *testing.T, st events.Store) {
+	s := events.Stream{Tenant: "t1", User: "reload"}
+	base := mustAppend(t, st, s, events.Head{}, 1)
+	cmd := newCommand()
+	first, err := st.Append(context.Background(), s, head(base), build(t, s, head(base), cmd, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reloaded := load(t, st, s, events.Head{})
+	h := head(reloaded)
+	if h.Command != cmd {
+		t.Fatalf("the loaded head names command %q, want %q", h.Command, cmd)
+	}
+	retry, err := st.Append(context.Background(), s, h, build(t, s, h, cmd, 1))
+	if err != nil {
+		t.Fatalf("retry after reload: %v", err)
+	}
+	if !retry.Duplicate {
+		t.Fatal("a retry decided after reloading was stored again")
+	}
+	sameRecords(t, retry.Records, first.Records)
+	if n := len(load(t, st, s, events.Head{})); n != 3 {
+		t.Fatalf("stream has %d events, want 3", n)
 	}
 }
 

@@ -58,7 +58,9 @@ type Options struct {
 	// MaxGroupEvents the events (default 900; a JetStream batch holds 1000).
 	MaxGroup       int
 	MaxGroupEvents int
-	// Timeout bounds one publish or commit (default 10s).
+	// Timeout bounds one publish, commit or read (default 5s). The committer
+	// is serial, so a write whose reply is lost holds the next group back
+	// this long; keep it short.
 	Timeout time.Duration
 }
 
@@ -79,7 +81,7 @@ func (o *Options) fill() {
 		o.MaxGroupEvents = 900
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = 10 * time.Second
+		o.Timeout = 5 * time.Second
 	}
 }
 
@@ -197,6 +199,9 @@ func checkConfig(got, want jetstream.StreamConfig) error {
 	if got.Duplicates <= 0 {
 		bad = append(bad, "no duplicate window")
 	}
+	if got.Replicas < want.Replicas {
+		bad = append(bad, fmt.Sprintf("%d replica(s) (want %d)", got.Replicas, want.Replicas))
+	}
 	if len(bad) > 0 {
 		return vakt.Errorf(vakt.CodeInternal, "stream %s exists with other settings (%s); it was not made by this version of vakt: fix it with `nats stream edit` or name another stream", got.Name, joinComma(bad))
 	}
@@ -279,6 +284,18 @@ func (s *Store) Append(ctx context.Context, st events.Stream, expected events.He
 		return events.AppendResult{}, err
 	}
 	subject := Subject(st)
+	if expected.Command != "" && expected.Command == recs[0].Command {
+		// Decided after reloading a stream whose last events are this very
+		// command: a retry of a command that was stored.
+		p := &pending{ctx: ctx, stream: st, subject: subject, expected: expected, recs: recs}
+		res, ok, err := s.duplicateOf(p)
+		if err != nil {
+			return events.AppendResult{}, err
+		}
+		if ok {
+			return res, nil
+		}
+	}
 	if expected.Seq > 0 && expected.Position == 0 {
 		// A head without a position (a snapshot from another store): find the
 		// subject's last message and check it is the expected event.
@@ -353,8 +370,8 @@ func (s *Store) commitLoop() {
 			}
 		}
 		// Waits while a test holds the gate (HoldCommits); free otherwise.
-		//lint:ignore SA2001 the empty critical section is the point
 		s.gate.Lock()
+		//lint:ignore SA2001 the empty critical section is the point
 		s.gate.Unlock()
 		events := 0
 		for _, p := range group {

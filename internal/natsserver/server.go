@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,8 +65,11 @@ func Start(ctx context.Context, cfg Config) (*NATS, error) {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if cfg.URL != "" {
-		return connectExternal(cfg, timeout)
+		return connectExternal(ctx, cfg, timeout)
 	}
 	if cfg.DataDir == "" {
 		// nats-server silently falls back to the temp directory for an empty
@@ -133,7 +137,7 @@ func Start(ctx context.Context, cfg Config) (*NATS, error) {
 	return n, nil
 }
 
-func connectExternal(cfg Config, timeout time.Duration) (*NATS, error) {
+func connectExternal(ctx context.Context, cfg Config, timeout time.Duration) (*NATS, error) {
 	opts := []nats.Option{nats.Name("vakt"), nats.Timeout(timeout), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false)}
 	if cfg.Credentials != "" {
 		if _, err := os.Stat(cfg.Credentials); err != nil {
@@ -143,21 +147,30 @@ func connectExternal(cfg Config, timeout time.Duration) (*NATS, error) {
 	}
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
-		return nil, vakt.Errorf(vakt.CodeInternal, "natsserver: cannot connect to %s: %v; check --nats-url and that the server runs", redactURL(cfg.URL), err)
+		// The client's own error can quote the URL (a parse error does), so
+		// it is scrubbed of user info too; a parse error of a URL with user
+		// info can quote a piece of the password on its own ("invalid port
+		// \":se\"" for user:se/cret@host), so it is not shown at all.
+		detail := scrub(err.Error(), cfg.URL)
+		var ue *url.Error
+		if errors.As(err, &ue) && redactURL(cfg.URL) != cfg.URL {
+			detail = "a URL with user info does not parse (details hidden: they could show the password)"
+		}
+		return nil, vakt.Errorf(vakt.CodeInternal, "natsserver: cannot connect to %s: %s; check --nats-url and that the server runs", redactURL(cfg.URL), detail)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
 		return nil, vakt.Errorf(vakt.CodeInternal, "natsserver: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if _, err := js.AccountInfo(ctx); err != nil {
 		nc.Close()
 		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
 			return nil, vakt.Errorf(vakt.CodeInternal, "natsserver: JetStream is not enabled on %s; start the server with -js", redactURL(cfg.URL))
 		}
-		return nil, vakt.Errorf(vakt.CodeInternal, "natsserver: JetStream on %s: %v", redactURL(cfg.URL), err)
+		return nil, vakt.Errorf(vakt.CodeInternal, "natsserver: JetStream on %s: %s", redactURL(cfg.URL), scrub(err.Error(), cfg.URL))
 	}
 	return &NATS{Conn: nc, JetStream: js}, nil
 }
@@ -206,15 +219,49 @@ func splitHostPort(addr string) (string, int, error) {
 	return host, port, nil
 }
 
-// redactURL removes user and password from a (comma-separated) URL list for
-// messages.
+// redactURL replaces the user info (user and password, or a token) of every
+// URL in a comma-separated list with "***", for messages. It does not parse
+// the URLs: a password that url.Parse refuses (a '/', '#' or bad '%' escape)
+// must not slip through.
 func redactURL(list string) string {
 	parts := strings.Split(list, ",")
 	for i, p := range parts {
-		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
-			u.User = url.User("***")
-			parts[i] = u.String()
+		if info := userInfo(p); info != "" {
+			parts[i] = strings.Replace(p, info+"@", "***@", 1)
 		}
 	}
 	return strings.Join(parts, ",")
+}
+
+// userInfo returns what lies between "scheme://" and the last '@' of one URL
+// ("" if none).
+func userInfo(u string) string {
+	u = strings.TrimSpace(u)
+	if i := strings.Index(u, "://"); i >= 0 {
+		u = u[i+3:]
+	}
+	at := strings.LastIndex(u, "@")
+	if at <= 0 {
+		return ""
+	}
+	return u[:at]
+}
+
+// scrub removes from msg the user info of every URL in list, as it is and
+// as %q would quote it.
+func scrub(msg, list string) string {
+	for _, p := range strings.Split(list, ",") {
+		info := userInfo(p)
+		if info == "" {
+			continue
+		}
+		msg = strings.ReplaceAll(msg, info, "***")
+		if q := strconv.Quote(info); len(q) > 2 {
+			msg = strings.ReplaceAll(msg, q[1:len(q)-1], "***")
+		}
+		if esc := url.PathEscape(info); esc != info {
+			msg = strings.ReplaceAll(msg, esc, "***")
+		}
+	}
+	return msg
 }

@@ -9,7 +9,8 @@ import (
 	"github.com/vaktmfa/vakt/internal/natsserver"
 )
 
-// Option changes the test server's configuration.
+// Option changes the test server's configuration. Cluster uses NoSync,
+// MaxStore and Name (a prefix of the node names) and ignores the rest.
 type Option func(*natsserver.Config)
 
 // Durable keeps fsync on every write (the production setting). Tests run
@@ -19,8 +20,8 @@ func Durable() Option { return func(c *natsserver.Config) { c.NoSync = false } }
 // Dir uses dir as the data directory instead of a fresh temporary one.
 func Dir(dir string) Option { return func(c *natsserver.Config) { c.DataDir = dir } }
 
-// Listen makes the server accept TCP clients on addr ("127.0.0.1:-1" picks a
-// port).
+// Listen makes the server accept TCP clients on addr ("127.0.0.1:0" or
+// "127.0.0.1:-1" picks a free port; see NATS.ClientURL).
 func Listen(addr string) Option { return func(c *natsserver.Config) { c.Listen = addr } }
 
 // Start starts an embedded server for t and stops it when t ends.
