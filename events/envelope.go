@@ -59,7 +59,20 @@ func validateText(what, s string, max int) error {
 	switch {
 	case len(s) > max:
 		return vakt.Errorf(vakt.CodeInvalidArgument, "%s is longer than %d bytes", what, max)
-	case !utf8.ValidString(s):
+	}
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return vakt.Errorf(vakt.CodeInvalidArgument, "%s contains a control, format or separator character", what)
+		} else if c >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return nil
+	}
+	if !utf8.ValidString(s) {
 		return vakt.Errorf(vakt.CodeInvalidArgument, "%s is not valid UTF-8", what)
 	}
 	for _, r := range s {
