@@ -4,7 +4,8 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # the pure core: no NATS, net, os/exec or wazero; no clock or global randomness
-core_pkgs := "./engine/... ./events ./projections/..."
+# (events/nats and projections/nats are its NATS shells)
+core_pkgs := "./engine/... ./events ./projections"
 core_dirs := "engine events projections"
 fuzz_time := env_var_or_default("FUZZ_TIME", "30s")
 bench_count := env_var_or_default("BENCH_COUNT", "5")
@@ -33,7 +34,7 @@ check: _staticcheck
     GOOS=wasip1 GOARCH=wasm go build {{core_pkgs}}
     deps=$(GOOS=wasip1 GOARCH=wasm go list -deps {{core_pkgs}} | grep -E '^(github.com/nats-io/|github.com/tetratelabs/wazero|net/http$|net$|os/exec$)' || true)
     if [ -n "$deps" ]; then echo "the pure core depends on I/O packages: $deps"; fail=1; fi
-    clock=$(grep -rn --include='*.go' -E 'time\.Now\(|math/rand' {{core_dirs}} | grep -v -e '_test.go' -e '/system.go:' || true)
+    clock=$(grep -rn --include='*.go' -E 'time\.Now\(|math/rand' {{core_dirs}} | grep -v -e '_test.go' -e '/system.go:' -e '^[a-z]*/nats/' || true)
     if [ -n "$clock" ]; then echo "the pure core reads the clock or global randomness: $clock"; fail=1; fi
     if ! go mod tidy -diff >/dev/null; then echo "go.mod/go.sum are not tidy: run go mod tidy"; go mod tidy -diff || true; fail=1; fi
     exit $fail
@@ -58,11 +59,25 @@ bench:
         'Decide/VerifyTOTPWrong / Limit/PquernaTOTPWrong' \
         'Decide/RespondPush / Limit/Ed25519Verify' < "$out"
 
+# NATS benchmarks against raw JetStream: appends, loads, replay (BIG_EVENTS, default 1M)
+bench-nats:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    out=$(mktemp)
+    go test -run '^$' -bench 'AppendDurable|Load|Replay' -benchtime 3s -count {{bench_count}} -timeout 60m ./events/nats | tee "$out"
+    echo
+    go run ./internal/tools/benchratio \
+        'AppendDurable/single/vakt / AppendDurable/single/raw' \
+        'AppendDurable/group-256/vakt / AppendDurable/group/raw-batch-100' \
+        'Load/full/vakt / Load/full/raw' \
+        'Load/snapshot/vakt / Load/snapshot/raw' \
+        'Replay/vakt / Replay/raw' < "$out"
+
 # run every fuzz target for FUZZ_TIME (default 30s); findings land in testdata/fuzz
 fuzz:
     #!/usr/bin/env bash
     set -euo pipefail
-    for pkg in ./events ./engine; do
+    for pkg in ./events ./engine ./events/nats; do
         for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz'); do
             echo "== $pkg $target"
             go test -run '^$' -fuzz "^${target}\$" -fuzztime {{fuzz_time}} "$pkg"
