@@ -31,6 +31,11 @@ const (
 	// stream that implements [Settler] and is not settled yet (a reset ends
 	// every pending challenge of the user, but names none of them).
 	Broadcast
+	// Create is Upsert for the first event a model can ever get (a user's
+	// first event, a challenge's issue). A persistent collection then starts
+	// from a new model without asking its backing: anything stored under
+	// the key was folded from this same event and later ones, which follow.
+	Create
 )
 
 // Router picks the model an event belongs to and what to do with it.
@@ -54,21 +59,52 @@ type Settler interface {
 	Settled() bool
 }
 
-// Collection is an in-memory [Projection] of many models of one type, keyed by
-// [Key]. Readers get copies; it is safe for concurrent use.
+// Collection is a [Projection] of many models of one type, keyed by [Key].
+// Readers get copies; it is safe for concurrent use.
+//
+// By default every model lives in memory. After [Collection.Persist] the
+// collection is a cache in front of a [Backing] (KV in the server): Apply
+// loads the documents it needs, the host writes what changed
+// ([Collection.Changes]) and reports it written ([Collection.Flushed]), and
+// only a bounded number of unchanged documents stay in memory.
 type Collection[T any, P Model[T]] struct {
-	name  string
-	route Router
+	name    string
+	route   Router
+	settles bool // T implements Settler
 
-	mu     sync.RWMutex
-	models map[Key]*T
-	open   map[events.Stream]map[Key]struct{} // unsettled models a Broadcast reaches
+	// w serialises the writers (Apply with its loads, Flushed, Reset,
+	// Persist); mu guards the maps against readers. A writer holding w may
+	// read the maps without mu, since only writers change them.
+	w  sync.Mutex
+	mu sync.RWMutex
+
+	models map[Key]*entry[T]
+	open   map[events.Stream]*index // unsettled models a Broadcast reaches
+
+	// Persistence (see persist.go); backing is nil for an in-memory collection.
+	backing Backing
+	cache   int     // clean documents kept in memory
+	clean   lru     // clean documents, most recently written first
+	dirty   []*slot // documents changed since they were last flushed
 }
 
-// NewCollection returns an empty collection named name (the checkpoint name
-// the [Runner] uses) that routes events with route.
+// entry is one model and its bookkeeping.
+type entry[T any] struct {
+	slot
+	m *T
+}
+
+// index is the set of unsettled models of one stream.
+type index struct {
+	slot
+	keys map[Key]struct{}
+}
+
+// NewCollection returns an empty in-memory collection named name (the
+// checkpoint name the [Runner] uses) that routes events with route.
 func NewCollection[T any, P Model[T]](name string, route Router) *Collection[T, P] {
-	return &Collection[T, P]{name: name, route: route, models: map[Key]*T{}, open: map[events.Stream]map[Key]struct{}{}}
+	_, settles := any(new(T)).(Settler)
+	return &Collection[T, P]{name: name, route: route, settles: settles, models: map[Key]*entry[T]{}, open: map[events.Stream]*index{}}
 }
 
 // Name implements [Projection].
@@ -76,6 +112,10 @@ func (c *Collection[T, P]) Name() string { return c.name }
 
 // Apply implements [Projection]. Models ignore events they have already seen
 // (by stream sequence), so applying an event twice changes nothing.
+//
+// A persistent collection first loads the documents the event needs; if
+// the backing fails, Apply changes nothing and returns the error, so that
+// the event can be applied again later.
 func (c *Collection[T, P]) Apply(rec *events.Record) error {
 	if rec == nil || rec.Event == nil {
 		return vakt.Errorf(vakt.CodeInvalidArgument, "projection %s: a record without an event", c.name)
@@ -84,68 +124,122 @@ func (c *Collection[T, P]) Apply(rec *events.Record) error {
 	if r == Skip {
 		return nil
 	}
+	c.w.Lock()
+	defer c.w.Unlock()
+	if c.backing != nil {
+		if err := c.load(rec, k, r); err != nil {
+			return err
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch r {
 	case Update:
-		if m := c.models[k]; m != nil {
-			c.applyTo(k, m, rec)
+		if e := c.models[k]; e != nil {
+			c.applyTo(e, rec)
 		}
-	case Upsert:
-		m := c.models[k]
-		if m == nil {
-			m = new(T)
-			c.models[k] = m
-			if _, ok := any(m).(Settler); ok {
-				s := rec.Stream()
-				if c.open[s] == nil {
-					c.open[s] = map[Key]struct{}{}
-				}
-				c.open[s][k] = struct{}{}
-			}
+	case Upsert, Create:
+		e := c.models[k]
+		if e == nil {
+			e = &entry[T]{m: new(T)}
+			e.doc = Doc{Key: k}
+			c.models[k] = e
 		}
-		c.applyTo(k, m, rec)
+		c.applyTo(e, rec)
 	case Broadcast:
 		s := rec.Stream()
-		for k := range c.open[s] {
-			c.applyTo(k, c.models[k], rec)
+		ix := c.open[s]
+		if ix == nil {
+			return nil
 		}
-		if len(c.open[s]) == 0 {
+		// applyTo deletes settled models from ix.keys, which a range allows.
+		for k := range ix.keys {
+			if e := c.models[k]; e != nil {
+				c.applyTo(e, rec)
+				continue
+			}
+			// Listed but never stored (a flush split by a crash): drop it.
+			delete(ix.keys, k)
+			c.touch(&ix.slot)
+		}
+		if c.backing == nil && len(ix.keys) == 0 {
 			delete(c.open, s)
 		}
 	}
 	return nil
 }
 
-func (c *Collection[T, P]) applyTo(k Key, m *T, rec *events.Record) {
-	P(m).Apply(rec)
-	if s, ok := any(m).(Settler); ok && s.Settled() {
-		delete(c.open[rec.Stream()], k)
+// applyTo folds rec into e and keeps the stream's index of unsettled models
+// in step: a model is listed exactly while it is unsettled. (Deciding by the
+// model's state rather than by "just created" keeps the index right when
+// events are applied again after a crash.)
+func (c *Collection[T, P]) applyTo(e *entry[T], rec *events.Record) {
+	P(e.m).Apply(rec)
+	c.touch(&e.slot)
+	if !c.settles {
+		return
+	}
+	s := rec.Stream()
+	settled := any(e.m).(Settler).Settled()
+	ix := c.open[s]
+	_, listed := ix.lookup(e.doc.Key)
+	switch {
+	case settled && listed:
+		delete(ix.keys, e.doc.Key)
+		c.touch(&ix.slot)
+		if c.backing == nil && len(ix.keys) == 0 {
+			delete(c.open, s)
+		}
+	case !settled && !listed:
+		if ix == nil {
+			ix = newIndex(s)
+			c.open[s] = ix
+		}
+		ix.keys[e.doc.Key] = struct{}{}
+		c.touch(&ix.slot)
 	}
 }
 
-// Reset implements [Resetter]: it forgets every model.
+func newIndex(s events.Stream) *index {
+	ix := &index{keys: map[Key]struct{}{}}
+	ix.doc = Doc{Key: Key{Tenant: s.Tenant, ID: s.User}, Index: true}
+	return ix
+}
+
+func (ix *index) lookup(k Key) (struct{}, bool) {
+	if ix == nil {
+		return struct{}{}, false
+	}
+	v, ok := ix.keys[k]
+	return v, ok
+}
+
+// Reset implements [Resetter]: it forgets every model in memory. A
+// persistent collection forgets its changes too; emptying the backing is
+// the host's part.
 func (c *Collection[T, P]) Reset() error {
+	c.w.Lock()
+	defer c.w.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	clear(c.models)
 	clear(c.open)
+	c.dirty = nil
+	c.clean.init()
 	return nil
 }
 
-// Lookup returns a copy of the model with key k.
+// Lookup returns a copy of the model with key k. A persistent collection
+// reads its backing for a model not in memory; a failed read looks like a
+// missing model here (use [Collection.Find] to tell them apart).
 func (c *Collection[T, P]) Lookup(k Key) (T, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	m := c.models[k]
-	if m == nil {
-		var zero T
-		return zero, false
-	}
-	return P(m).Clone(), true
+	v, ok, _ := c.Find(k)
+	return v, ok
 }
 
-// Keys returns the keys of every model, sorted by tenant and id.
+// Keys returns the keys of every model in memory, sorted by tenant and id.
+// For an in-memory collection that is every model; a persistent one holds
+// only the recently changed ones (its host lists the rest).
 func (c *Collection[T, P]) Keys() []Key {
 	c.mu.RLock()
 	out := make([]Key, 0, len(c.models))
@@ -159,7 +253,7 @@ func (c *Collection[T, P]) Keys() []Key {
 	return out
 }
 
-// Len returns the number of models.
+// Len returns the number of models in memory (see [Collection.Keys]).
 func (c *Collection[T, P]) Len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -180,6 +274,9 @@ const (
 func routeUser(rec *events.Record) (Key, Route) {
 	if rec.User == "" {
 		return Key{}, Skip
+	}
+	if rec.Seq == 1 {
+		return Key{Tenant: rec.Tenant, ID: rec.User}, Create
 	}
 	return Key{Tenant: rec.Tenant, ID: rec.User}, Upsert
 }
@@ -238,9 +335,9 @@ func routeChallenge(rec *events.Record) (Key, Route) {
 	id, r := "", Update
 	switch e := rec.Event.(type) {
 	case events.ChallengeIssued:
-		id, r = e.ChallengeID, Upsert
+		id, r = e.ChallengeID, Create
 	case events.ChallengeSkipped:
-		id, r = e.ChallengeID, Upsert
+		id, r = e.ChallengeID, Create
 	case events.CodeSent:
 		id = e.ChallengeID
 	case events.PushSent:

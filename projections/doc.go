@@ -59,4 +59,16 @@
 // the others go on. [Runner.Rebuild] resets one projection and folds it again
 // from the first event, and [Runner.Position] tells how far each one is, so
 // that the shell can show lag.
+//
+// # Persistence
+//
+// [Collection.Persist] turns a collection into a cache in front of a
+// [Backing] that holds its documents (the NATS KV bucket, in package
+// internal/natsviews): Apply loads the documents an event needs, the host
+// writes [Collection.Changes] with its checkpoint and hands them back to
+// [Collection.Flushed], and only a bounded number of unchanged documents
+// stay in memory. Besides the models, a collection of [Settler] models keeps
+// one document per stream listing the unsettled ones, so that a [Broadcast]
+// reaches them after a restart. The package stays free of I/O: the backing
+// is an interface.
 package projections
