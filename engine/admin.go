@@ -82,7 +82,7 @@ func (d *decider) reset(c Reset) error {
 	if (c.Proof == nil) == (c.Helpdesk == nil) {
 		return invalid("a reset needs either an identity proof or a helpdesk operator and ticket")
 	}
-	ev := events.ResetCompleted{Removed: len(d.u.Authenticators)}
+	ev := events.ResetCompleted{Removed: len(d.u.Authenticators), ActiveMethods: d.activeMethods()}
 	operator, ticket := "", ""
 	if p := c.Proof; p != nil {
 		if err := checkText("proof.kind", p.Kind, 64); err != nil {
@@ -141,7 +141,7 @@ func (d *decider) erase(c Erase) error {
 			return err
 		}
 	}
-	d.emit(events.UserErased{Operator: c.Operator, Ticket: c.Ticket, Reason: c.Reason})
+	d.emit(events.UserErased{Operator: c.Operator, Ticket: c.Ticket, Reason: c.Reason, ActiveMethods: d.activeMethods()})
 	d.reply = Reply{Status: "erased"}
 	return nil
 }
@@ -168,3 +168,13 @@ func DecideTenant(t *Tenant, cmd Command, env Env) (Decision, error) {
 }
 
 func policyEqual(a, b *Policy) bool { return reflect.DeepEqual(a, b) }
+
+// activeMethods lists the methods of the user's active authenticators, oldest
+// first.
+func (d *decider) activeMethods() []string {
+	var out []string
+	for _, a := range d.usable() {
+		out = append(out, a.Method)
+	}
+	return out
+}

@@ -299,6 +299,7 @@ func (d *decider) confirmEnrolment(c ConfirmEnrolment) error {
 		}
 		return d.reject(vakt.Errorf(vakt.CodeInvalidCode, "the code is wrong; check the device's clock and try the current code"))
 	}
+	act.Active = len(d.usable()) + 1
 	d.emit(act)
 	if d.u.Default == "" {
 		d.emit(events.DefaultChanged{AuthenticatorID: a.ID})
@@ -345,8 +346,8 @@ func (d *decider) remove(c RemoveAuthenticator) error {
 	if a == nil {
 		return vakt.Errorf(vakt.CodeNotFound, "no such authenticator for this user")
 	}
-	d.emit(events.Removed{AuthenticatorID: a.ID, Method: a.Method, Reason: "removed"})
 	d.end(a.ID)
+	d.emit(events.Removed{AuthenticatorID: a.ID, Method: a.Method, Reason: "removed", WasActive: a.Status == StatusActive, Active: len(d.usable())})
 	if d.u.Default == a.ID {
 		next := ""
 		for _, o := range d.u.Active() {

@@ -113,12 +113,12 @@ func samples() []events.Event {
 		events.ConfirmationFailed{AuthenticatorID: authID, Reason: "invalid_code", Attempts: 2},
 		events.Activated{
 			AuthenticatorID: authID, Method: events.MethodPush, ACR: "high", Step: 59_000_000,
-			Counter: 1<<63 + 7, PublicKey: seqBytes(4, 32), UserVerification: true,
+			Counter: 1<<63 + 7, PublicKey: seqBytes(4, 32), UserVerification: true, Active: 2,
 		},
 		events.EnrolmentExpired{AuthenticatorID: authID, Reason: "not_confirmed"},
 		events.Renamed{AuthenticatorID: authID, Label: "Jobbtelefon <iPhone> & \"gamle\""},
 		events.DefaultChanged{AuthenticatorID: authID, Previous: authID2},
-		events.Removed{AuthenticatorID: authID2, Method: events.MethodSMS, Reason: "lost phone"},
+		events.Removed{AuthenticatorID: authID2, Method: events.MethodSMS, Reason: "lost phone", WasActive: true, Active: 1},
 		events.CounterResynced{AuthenticatorID: authID, Counter: 1234567},
 		events.DriftAdjusted{AuthenticatorID: authID, Drift: -2},
 		events.RecoveryCodesIssued{Codes: []events.CodeHash{
@@ -152,9 +152,9 @@ func samples() []events.Event {
 		events.EnrolmentSnoozed{ChallengeID: chalID, App: "web", Count: 2},
 		events.ResetCompleted{
 			Kind: "self_service", Proof: &events.Proof{Kind: "idporten", ACR: "idporten-loa-high", Reference: "ref-9f3a"},
-			Operator: "helpdesk:k2", Ticket: "RT#4713", Removed: 3,
+			Operator: "helpdesk:k2", Ticket: "RT#4713", Removed: 3, ActiveMethods: []string{events.MethodTOTP, events.MethodPush},
 		},
-		events.UserErased{Operator: "dpo:k3", Ticket: "GDPR-17", Reason: "article 17 request"},
+		events.UserErased{Operator: "dpo:k3", Ticket: "GDPR-17", Reason: "article 17 request", ActiveMethods: []string{events.MethodHOTP}},
 		events.PolicySet{Policy: samplePolicy()},
 	}
 }

@@ -108,6 +108,7 @@ type Activated struct {
 	AuthenticatorID  string `json:"authenticator_id"`
 	Method           string `json:"method"`
 	ACR              string `json:"acr"`
+	Active           int    `json:"active"` // the user's active authenticators, this one included
 	Step             int64  `json:"step,omitempty"`
 	Counter          uint64 `json:"counter,omitempty"`
 	PublicKey        []byte `json:"public_key,omitempty"`
@@ -147,6 +148,8 @@ type Removed struct {
 	AuthenticatorID string `json:"authenticator_id"`
 	Method          string `json:"method"`
 	Reason          string `json:"reason,omitempty"`
+	WasActive       bool   `json:"was_active,omitempty"` // false: a pending enrolment was cancelled
+	Active          int    `json:"active"`               // the user's active authenticators left
 }
 
 func (Removed) EventType() string { return "authenticator.removed" }
@@ -389,6 +392,10 @@ type ResetCompleted struct {
 	Operator string `json:"operator,omitempty"`
 	Ticket   string `json:"ticket,omitempty"`
 	Removed  int    `json:"removed"`
+	// ActiveMethods lists the methods of the active authenticators revoked
+	// (pending ones are only counted in Removed), so that read models can
+	// follow enrolment without keeping per-user state.
+	ActiveMethods []string `json:"active_methods,omitempty"`
 }
 
 func (ResetCompleted) EventType() string { return "reset.completed" }
@@ -399,6 +406,9 @@ type UserErased struct {
 	Operator string `json:"operator,omitempty"`
 	Ticket   string `json:"ticket,omitempty"`
 	Reason   string `json:"reason,omitempty"`
+	// ActiveMethods lists the methods of the active authenticators the user
+	// had (see ResetCompleted).
+	ActiveMethods []string `json:"active_methods,omitempty"`
 }
 
 func (UserErased) EventType() string { return "user.erased" }

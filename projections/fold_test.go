@@ -53,6 +53,7 @@ func applyAll[T any, P interface {
 const (
 	authA = "0190a0a0-0000-7000-8000-00000000000a"
 	authB = "0190a0a0-0000-7000-8000-00000000000b"
+	authC = "0190a0a0-0000-7000-8000-00000000000c"
 	chX   = "0190a0a0-0000-7000-8000-0000000000c1"
 	chY   = "0190a0a0-0000-7000-8000-0000000000c2"
 )
@@ -148,24 +149,42 @@ func TestSecurityInfoFold(t *testing.T) {
 func TestTenantStatsFold(t *testing.T) {
 	u, v := newStream(t, "u"), newStream(t, "v")
 	var st projections.TenantStats
-	pending := u.add(events.EnrolmentStarted{AuthenticatorID: authB, Method: "push"})
-	act := u.add(events.Activated{AuthenticatorID: authA, Method: "totp"})
+	// Records as a store gives them: with increasing positions.
+	var pos uint64
+	stored := func(recs []events.Record) []events.Record {
+		for i := range recs {
+			pos++
+			recs[i].Position = pos
+		}
+		return recs
+	}
+	pending := stored(u.add(events.EnrolmentStarted{AuthenticatorID: authB, Method: "push"}))
+	act := stored(u.add(events.Activated{AuthenticatorID: authA, Method: "totp", Active: 1}))
 	applyAll(&st,
 		pending,
 		act, act, // redelivered
-		v.add(events.Activated{AuthenticatorID: authB, Method: "push"}),
-		u.add(events.Removed{AuthenticatorID: authB, Method: "push"}), // was pending
-		(&stream{t: t, s: events.Stream{Tenant: "other", User: "u"}, now: t0}).add(events.Activated{AuthenticatorID: authA, Method: "sms"}),
+		stored(v.add(events.Activated{AuthenticatorID: authB, Method: "push", Active: 1})),
+		stored(u.add(events.Removed{AuthenticatorID: authB, Method: "push", Active: 1})), // was pending
+		stored((&stream{t: t, s: events.Stream{Tenant: "other", User: "u"}, now: t0}).add(events.Activated{AuthenticatorID: authA, Method: "sms", Active: 1})),
 	)
 	if st.Users != 2 || st.UsersEnrolled != 2 || fmt.Sprint(st.AuthenticatorsByMethod) != "map[push:1 totp:1]" {
 		t.Fatalf("stats: %+v", st)
 	}
+	// A second authenticator does not enrol the user twice.
+	applyAll(&st, stored(u.add(events.Activated{AuthenticatorID: authC, Method: "hotp", Active: 2})))
+	if st.UsersEnrolled != 2 || st.AuthenticatorsByMethod["hotp"] != 1 {
+		t.Fatalf("second authenticator: %+v", st)
+	}
 	applyAll(&st,
-		u.add(events.Removed{AuthenticatorID: authA, Method: "totp"}),
-		v.add(events.UserErased{}),
-		v.add(events.LockedOut{Reason: "fraud", Permanent: true}),
+		stored(u.add(events.Removed{AuthenticatorID: authA, Method: "totp", WasActive: true, Active: 1})),
+		stored(u.add(events.ResetCompleted{Kind: "helpdesk", Removed: 1, ActiveMethods: []string{"hotp"}})),
+		stored(v.add(events.UserErased{ActiveMethods: []string{"push"}})),
+		stored(v.add(events.LockedOut{Reason: "fraud", Permanent: true})),
 	)
-	if st.UsersEnrolled != 0 || st.AuthenticatorsByMethod != nil || st.Erasures != 1 || st.PermanentLockouts != 1 || st.Lockouts != 1 {
+	if st.UsersEnrolled != 0 || st.AuthenticatorsByMethod != nil || st.Erasures != 1 || st.PermanentLockouts != 1 || st.Lockouts != 1 || st.ResetsByKind["helpdesk"] != 1 {
 		t.Fatalf("stats after removals: %+v", st)
+	}
+	if st.Position != pos {
+		t.Fatalf("position %d, want %d", st.Position, pos)
 	}
 }

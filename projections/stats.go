@@ -40,11 +40,14 @@ type TenantStats struct {
 	// Daily holds one bucket per UTC day ("2006-01-02") of the event time.
 	Daily map[string]DayStats `json:"daily,omitempty"`
 
-	// PolicySeq and PerUser are bookkeeping: how far each stream was folded
-	// (so an event seen twice is not counted twice) and each user's active
-	// authenticators (so a removal or a reset can be subtracted).
-	PolicySeq uint64               `json:"policy_seq,omitempty"`
-	PerUser   map[string]UserTally `json:"per_user,omitempty"`
+	// Position is the store position of the last event folded in; events at
+	// or before it change nothing, so a redelivered event is not counted
+	// twice. The statistics take events in store order, so this one number
+	// is all the bookkeeping they need: the events carry the rest (a user's
+	// first event has seq 1; activations, removals, resets and erasures say
+	// how many authenticators stay active), and the document stays the same
+	// size however many users the tenant has.
+	Position uint64 `json:"position,omitempty"`
 }
 
 // Outcomes counts challenges by how they started or ended.
@@ -66,18 +69,10 @@ type DayStats struct {
 	FraudReports int            `json:"fraud_reports,omitempty"`
 }
 
-// UserTally is what TenantStats keeps per user.
-type UserTally struct {
-	Seq uint64 `json:"seq"`
-	// Active maps the user's active authenticators to their methods. It is
-	// replaced, never changed in place, so copies may share it.
-	Active map[string]string `json:"active,omitempty"`
-	Erased bool              `json:"erased,omitempty"`
-}
-
 // Apply folds one event into the statistics. A zero TenantStats takes the
 // tenant of the first event it is given; events of other tenants, and events
-// already seen (by stream sequence), change nothing.
+// at or before the last position folded in, change nothing. Events without a
+// position (not from a store) are always counted.
 func (s *TenantStats) Apply(rec *events.Record) {
 	if rec == nil {
 		return
@@ -88,55 +83,44 @@ func (s *TenantStats) Apply(rec *events.Record) {
 	if rec.Tenant != s.Tenant {
 		return
 	}
-	if rec.User == "" {
-		if rec.Seq <= s.PolicySeq {
+	if rec.Position > 0 {
+		if rec.Position <= s.Position {
 			return
 		}
-		s.PolicySeq = rec.Seq
-		s.counted(rec)
+		s.Position = rec.Position
+	}
+	s.counted(rec)
+	if rec.User == "" {
 		if _, ok := rec.Event.(events.PolicySet); ok {
 			s.PolicyChanges++
 			s.PolicySetAt = rec.Time
 		}
 		return
 	}
-	u, seen := s.PerUser[rec.User]
-	if seen && rec.Seq <= u.Seq {
-		return
-	}
-	if !seen {
+	if rec.Seq == 1 {
 		s.Users++
 	}
-	u.Seq = rec.Seq
-	s.counted(rec)
 	day := rec.Time.UTC().Format(time.DateOnly)
 	switch e := rec.Event.(type) {
 	case events.Activated:
-		if _, ok := u.Active[e.AuthenticatorID]; ok {
-			break
-		}
-		if len(u.Active) == 0 {
+		if e.Active == 1 {
 			s.UsersEnrolled++
 		}
-		active := maps.Clone(u.Active)
-		if active == nil {
-			active = map[string]string{}
-		}
-		active[e.AuthenticatorID] = e.Method
-		u.Active = active
 		s.AuthenticatorsByMethod = inc(s.AuthenticatorsByMethod, e.Method, 1)
 		s.day(day, func(d *DayStats) { d.Enrolments = inc(d.Enrolments, e.Method, 1) })
 	case events.Removed:
-		s.deactivate(&u, e.AuthenticatorID)
-	case events.EnrolmentExpired:
-		s.deactivate(&u, e.AuthenticatorID)
+		if e.WasActive {
+			s.AuthenticatorsByMethod = inc(s.AuthenticatorsByMethod, e.Method, -1)
+			if e.Active == 0 {
+				s.UsersEnrolled--
+			}
+		}
 	case events.ResetCompleted:
-		s.deactivateAll(&u)
+		s.deactivateAll(e.ActiveMethods)
 		s.ResetsByKind = inc(s.ResetsByKind, e.Kind, 1)
 	case events.UserErased:
-		s.deactivateAll(&u)
+		s.deactivateAll(e.ActiveMethods)
 		s.Erasures++
-		u.Erased = true
 	case events.ChallengeIssued:
 		s.ChallengesByOutcome.Issued++
 		s.day(day, func(d *DayStats) { d.Challenges.Issued++ })
@@ -174,10 +158,6 @@ func (s *TenantStats) Apply(rec *events.Record) {
 	case events.Unlocked:
 		s.Unlocks++
 	}
-	if s.PerUser == nil {
-		s.PerUser = map[string]UserTally{}
-	}
-	s.PerUser[rec.User] = u
 }
 
 func (s *TenantStats) counted(rec *events.Record) {
@@ -187,29 +167,15 @@ func (s *TenantStats) counted(rec *events.Record) {
 	}
 }
 
-func (s *TenantStats) deactivate(u *UserTally, id string) {
-	method, ok := u.Active[id]
-	if !ok {
-		return // pending, or unknown
-	}
-	active := maps.Clone(u.Active)
-	delete(active, id)
-	if len(active) == 0 {
-		active = nil
-		s.UsersEnrolled--
-	}
-	u.Active = active
-	s.AuthenticatorsByMethod = inc(s.AuthenticatorsByMethod, method, -1)
-}
-
-func (s *TenantStats) deactivateAll(u *UserTally) {
-	if len(u.Active) == 0 {
+// deactivateAll takes a user's active authenticators (by method) out of
+// the counts.
+func (s *TenantStats) deactivateAll(methods []string) {
+	if len(methods) == 0 {
 		return
 	}
-	for _, method := range u.Active {
-		s.AuthenticatorsByMethod = inc(s.AuthenticatorsByMethod, method, -1)
+	for _, m := range methods {
+		s.AuthenticatorsByMethod = inc(s.AuthenticatorsByMethod, m, -1)
 	}
-	u.Active = nil
 	s.UsersEnrolled--
 }
 
@@ -240,14 +206,12 @@ func inc(m map[string]int, k string, n int) map[string]int {
 	return m
 }
 
-// Clone returns a deep copy. The per-user tallies' maps are shared: they are
-// never changed in place.
+// Clone returns a deep copy.
 func (s *TenantStats) Clone() TenantStats {
 	c := *s
 	c.AuthenticatorsByMethod = maps.Clone(s.AuthenticatorsByMethod)
 	c.SucceededByMethod = maps.Clone(s.SucceededByMethod)
 	c.ResetsByKind = maps.Clone(s.ResetsByKind)
-	c.PerUser = maps.Clone(s.PerUser)
 	if s.Daily != nil {
 		c.Daily = make(map[string]DayStats, len(s.Daily))
 		for k, d := range s.Daily {
