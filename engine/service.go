@@ -39,7 +39,7 @@ type Service struct {
 	Attempts int
 	// Snapshots, when set, keeps users' folded state so that a load reads
 	// only the events after the snapshot; one is written whenever
-	// SnapshotEvery (default 32) events have gathered since the last.
+	// SnapshotEvery (default 16) events have gathered since the last.
 	Snapshots     Snapshots
 	SnapshotEvery int
 

@@ -30,6 +30,9 @@ import (
 
 var bt0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 
+// snapTail is how many events follow the snapshot in the load benchmarks.
+const snapTail = 8
+
 // challengeEvent is a typical event (a challenge with a push), about 400
 // bytes stored.
 func challengeEvent(i int) events.Event {
@@ -233,16 +236,16 @@ func bigStream(b *testing.B) *bigFixture {
 			}
 		}
 		flush()
-		// The user whose load is measured, and a snapshot of it at seq 10
-		// (the service writes one every 32 events: about 10 events follow a
-		// snapshot on average).
+		// The user whose load is measured, and a snapshot of it at seq 12
+		// (the service writes one every 16 events: 8 events follow a snapshot
+		// on average).
 		f.target = events.Stream{Tenant: "uio.no", User: "user-" + strconv.Itoa(f.users/2)}
 		recs, err := store.Load(ctx, f.target, events.Head{})
 		if err != nil || len(recs) != f.perUser {
 			bigErr = fmt.Errorf("target user has %d events: %v", len(recs), err)
 			return
 		}
-		u, _ := engine.Fold(f.target.Tenant, f.target.User, recs[:10])
+		u, _ := engine.Fold(f.target.Tenant, f.target.User, recs[:f.perUser-snapTail])
 		f.snap, _ = engine.TakeSnapshot(u)
 		if err := snaps.Put(ctx, f.target, f.snap); err != nil {
 			bigErr = err
@@ -352,7 +355,7 @@ func BenchmarkLoad(b *testing.B) {
 		var samples []time.Duration
 		for b.Loop() {
 			t := time.Now()
-			if n := rawGet(b, f.snap.Head.Position+1); n != f.perUser-10 {
+			if n := rawGet(b, f.snap.Head.Position+1); n != snapTail {
 				b.Fatalf("%d messages", n)
 			}
 			samples = append(samples, time.Since(t))
@@ -372,7 +375,7 @@ func BenchmarkLoad(b *testing.B) {
 				b.Fatal("snapshot unusable")
 			}
 			recs, err := f.store.Load(ctx, f.target, snap.Head)
-			if err != nil || len(recs) != f.perUser-10 {
+			if err != nil || len(recs) != snapTail {
 				b.Fatal(err)
 			}
 			for i := range recs {
