@@ -642,9 +642,10 @@ func (s *Store) publishBatch(group []*pending) written {
 // subject with batched direct gets from position 1.
 //
 // Both paths were chosen by measurement on a 1M-event stream (BENCHMARKS.md):
-// a batched direct get that starts in the middle of the stream is about ten
-// times slower than one that starts at 1, while single next-by-subject gets
-// stay fast wherever they start.
+// a batched direct get that starts in the middle of the stream has a long
+// tail (up to ten times slower than one from position 1, depending on where
+// it starts), while single next-by-subject gets stay fast wherever they
+// start.
 func (s *Store) Load(ctx context.Context, st events.Stream, after events.Head) ([]events.Record, error) {
 	if err := st.Validate(); err != nil {
 		return nil, err
