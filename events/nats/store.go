@@ -29,6 +29,7 @@ import (
 
 	"github.com/vaktmfa/vakt"
 	"github.com/vaktmfa/vakt/events"
+	"github.com/vaktmfa/vakt/internal/natserr"
 )
 
 // StreamName is the default name of the event stream.
@@ -227,19 +228,7 @@ func (s *Store) Close() error {
 }
 
 // unreachable wraps a transport error in a clear message.
-func unreachable(what string, err error) error {
-	switch {
-	case errors.Is(err, natsgo.ErrConnectionClosed), errors.Is(err, natsgo.ErrConnectionDraining):
-		return vakt.Errorf(vakt.CodeInternal, "%s: the connection to NATS is closed", what)
-	case errors.Is(err, natsgo.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse):
-		return vakt.Errorf(vakt.CodeInternal, "%s: NATS JetStream does not answer (server down or not reachable); retry when it is back", what)
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, natsgo.ErrTimeout):
-		return vakt.Errorf(vakt.CodeInternal, "%s: NATS did not answer in time (the outcome of a write is unknown; retry with the same command id)", what)
-	case errors.Is(err, context.Canceled):
-		return err
-	}
-	return vakt.Errorf(vakt.CodeInternal, "%s: %v", what, err)
-}
+func unreachable(what string, err error) error { return natserr.Wrap(what, err) }
 
 func apiCode(err error) jetstream.ErrorCode {
 	var apiErr *jetstream.APIError

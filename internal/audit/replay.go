@@ -84,10 +84,9 @@ type streamState struct {
 	events   int
 	lastSeq  uint64
 	brk      *Break
-	gap      bool        // the break is a gap in the sequence after gapAfter
-	gapAfter uint64      //
-	anchored uint64      // > 0: the chain is verified from this seq on
-	head     events.Head // an anchored chain's head
+	gap      bool   // the break is a gap in the sequence after gapAfter
+	gapAfter uint64 //
+	anchored uint64 // > 0: the chain is verified from this seq on
 
 	trail   projections.AuditTrail
 	entries []Entry
@@ -193,33 +192,15 @@ func (r *Replay) Add(m Message) {
 	r.fold(s, &rec)
 }
 
-// check verifies rec's link: with the events.Verifier for a chain read from
-// its start, and by the same rules from its first event for an anchored one.
+// check verifies rec's link with the events.Verifier; an anchored chain (an
+// export that starts mid-stream) is trusted from the link its first event
+// names.
 func (r *Replay) check(s *streamState, rec *events.Record) *events.Break {
 	if s.events == 1 && r.opts.Anchored && rec.Seq > 1 {
 		s.anchored = rec.Seq
-		s.head = events.Head{Seq: rec.Seq - 1, Hash: rec.Prev}
+		r.verifier.Trust(s.stream, events.Head{Seq: rec.Seq - 1, Hash: rec.Prev})
 	}
-	if s.anchored == 0 {
-		return r.verifier.Check(rec)
-	}
-	prev := s.head
-	brk := func(reason string, args ...any) *events.Break {
-		return &events.Break{Stream: s.stream, Seq: rec.Seq, Position: rec.Position, Reason: fmt.Sprintf(reason, args...)}
-	}
-	switch {
-	case rec.Seq != prev.Seq+1:
-		if rec.Seq <= prev.Seq {
-			return brk("sequence %d after %d: reordered or duplicated", rec.Seq, prev.Seq)
-		}
-		return brk("sequence %d after %d: %d event(s) missing", rec.Seq, prev.Seq, rec.Seq-prev.Seq-1)
-	case rec.Prev != prev.Hash:
-		return brk("previous hash does not match the hash of seq %d", prev.Seq)
-	case events.ChainHash(prev.Hash, rec.Raw) != rec.Hash:
-		return brk("hash does not match the stored bytes (altered)")
-	}
-	s.head = rec.Head()
-	return nil
+	return r.verifier.Check(rec)
 }
 
 func parseHash(s string, h *events.Hash) bool {

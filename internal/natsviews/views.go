@@ -15,6 +15,7 @@ import (
 	"github.com/vaktmfa/vakt"
 	natsstore "github.com/vaktmfa/vakt/events/nats"
 	"github.com/vaktmfa/vakt/internal/jsonx"
+	"github.com/vaktmfa/vakt/internal/natserr"
 	"github.com/vaktmfa/vakt/projections"
 )
 
@@ -311,16 +312,4 @@ func (v *Views) publish(ctx context.Context, msgs []*natsgo.Msg) error {
 }
 
 // unreachable wraps a transport error in a clear message.
-func unreachable(what string, err error) error {
-	switch {
-	case errors.Is(err, natsgo.ErrConnectionClosed), errors.Is(err, natsgo.ErrConnectionDraining):
-		return vakt.Errorf(vakt.CodeInternal, "%s: the connection to NATS is closed", what)
-	case errors.Is(err, natsgo.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse):
-		return vakt.Errorf(vakt.CodeInternal, "%s: NATS JetStream does not answer (server down or not reachable)", what)
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, natsgo.ErrTimeout):
-		return vakt.Errorf(vakt.CodeInternal, "%s: NATS did not answer in time", what)
-	case errors.Is(err, context.Canceled):
-		return err
-	}
-	return vakt.Errorf(vakt.CodeInternal, "%s: %v", what, err)
-}
+func unreachable(what string, err error) error { return natserr.Wrap(what, err) }
