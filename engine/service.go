@@ -42,9 +42,52 @@ type Service struct {
 	// SnapshotEvery (default 16) events have gathered since the last.
 	Snapshots     Snapshots
 	SnapshotEvery int
+	// CacheSize is how many users' states are kept in memory (LRU; default
+	// 10,000; negative: none). A command for a cached user decides on the
+	// cached state without reading the store: if another writer moved the
+	// stream on, the append conflicts and the command is decided again on
+	// a fresh load. A decision that appends nothing (a refusal) is checked
+	// against the store before it is answered.
+	CacheSize int
+	// PolicyTTL is how long a tenant's policy is used before the tenant
+	// stream is read again (default 1s; a policy change takes effect
+	// within it on every instance).
+	PolicyTTL time.Duration
 
 	mu      sync.Mutex
-	tenants map[string]*Tenant
+	tenants map[string]*tenantEntry
+	once    sync.Once
+	cache   *userCache
+	snaps   *snapshotWriter
+}
+
+type tenantEntry struct {
+	t    *Tenant
+	read time.Time
+}
+
+func (s *Service) init() {
+	s.once.Do(func() {
+		size := s.CacheSize
+		if size == 0 {
+			size = 10_000
+		}
+		if size > 0 {
+			s.cache = newUserCache(size)
+		}
+		if s.Snapshots != nil {
+			s.snaps = newSnapshotWriter(s.Snapshots)
+		}
+	})
+}
+
+// Close waits for the snapshots still being written.
+func (s *Service) Close() error {
+	s.init()
+	if s.snaps != nil {
+		s.snaps.flush()
+	}
+	return nil
 }
 
 // Request is one command for one user.
@@ -115,13 +158,14 @@ func (s *Service) Execute(ctx context.Context, req Request) (Result, error) {
 	if req.Command == nil {
 		return Result{}, vakt.Errorf(vakt.CodeInvalidArgument, "no command")
 	}
+	s.init()
 	attempts := s.attempts()
 	for range attempts {
 		t, err := s.tenant(ctx, req.Tenant)
 		if err != nil {
 			return Result{}, err
 		}
-		u, stale, err := s.loadUser(ctx, stream)
+		u, stale, fromCache, err := s.state(ctx, stream)
 		if err != nil {
 			return Result{}, err
 		}
@@ -143,10 +187,23 @@ func (s *Service) Execute(ctx context.Context, req Request) (Result, error) {
 		env := Env{Now: s.now(), Rand: s.rand(), Policy: &policy, DataKey: key}
 		dec, derr := Decide(u, req.Command, env)
 		if len(dec.Events) == 0 {
+			if fromCache {
+				// Nothing appended, so no conflict would reveal a stale cache:
+				// check that the stream has nothing newer before answering.
+				newer, err := s.Store.Load(ctx, stream, u.Head)
+				if err != nil {
+					return Result{}, err
+				}
+				if len(newer) > 0 {
+					s.forget(stream)
+					continue
+				}
+			}
 			return Result{Reply: dec.Reply}, derr
 		}
 		res, err := s.append(ctx, stream, u.Head, req, env, dec.Events)
 		if vakt.CodeOf(err) == vakt.CodeConflict {
+			s.forget(stream)
 			continue
 		}
 		if err != nil {
@@ -160,9 +217,10 @@ func (s *Service) Execute(ctx context.Context, req Request) (Result, error) {
 			}
 		}
 		if res.Duplicate {
+			s.forget(stream)
 			return Result{Records: res.Records, Duplicate: true}, errorOf(res.Records)
 		}
-		s.maybeSnapshot(ctx, stream, u, stale, res.Records)
+		s.advance(stream, u, stale, res.Records)
 		return Result{Records: res.Records, Reply: dec.Reply}, derr
 	}
 	return Result{}, vakt.Errorf(vakt.CodeConflict, "the user's state kept changing during %d attempts; retry", attempts)
@@ -236,6 +294,9 @@ func (s *Service) SetPolicy(ctx context.Context, tenant string, p Policy, comman
 		if err != nil {
 			return Result{}, err
 		}
+		s.mu.Lock()
+		delete(s.tenants, tenant)
+		s.mu.Unlock()
 		return Result{Records: res.Records, Reply: dec.Reply, Duplicate: res.Duplicate}, nil
 	}
 	return Result{}, vakt.Errorf(vakt.CodeConflict, "the tenant's policy kept changing; retry")
@@ -262,26 +323,45 @@ func (s *Service) User(ctx context.Context, tenant, user string) (*User, error) 
 	if err := stream.Validate(); err != nil {
 		return nil, err
 	}
-	u, _, err := s.loadUser(ctx, stream)
+	s.init()
+	u, _, fromCache, err := s.state(ctx, stream)
+	if err != nil || !fromCache {
+		return u, err
+	}
+	// A reader wants the truth: fold anything newer than the cache.
+	newer, err := s.Store.Load(ctx, stream, u.Head)
+	if err != nil {
+		return nil, err
+	}
+	if len(newer) == 0 {
+		return u.Clone(), nil
+	}
+	s.forget(stream)
+	u, _, _, err = s.state(ctx, stream)
 	return u, err
 }
 
-// tenant returns the tenant's state, reading only the policy events that are
-// newer than the cached copy.
+// tenant returns the tenant's state: the cached copy for PolicyTTL, then
+// the cached copy with the policy events newer than it.
 func (s *Service) tenant(ctx context.Context, id string) (*Tenant, error) {
+	ttl := s.PolicyTTL
+	if ttl == 0 {
+		ttl = time.Second
+	}
+	now := systemNow() // the cache's own clock, not a decision's
 	s.mu.Lock()
-	cached := s.tenants[id]
+	e := s.tenants[id]
 	s.mu.Unlock()
+	if e != nil && now.Sub(e.read) < ttl {
+		return e.t, nil
+	}
 	t := NewTenant(id)
-	if cached != nil {
-		*t = *cached
+	if e != nil {
+		*t = *e.t
 	}
 	recs, err := s.Store.Load(ctx, events.TenantStream(id), t.Head)
 	if err != nil {
 		return nil, err
-	}
-	if len(recs) == 0 {
-		return t, nil
 	}
 	for i := range recs {
 		if err := t.Evolve(&recs[i]); err != nil {
@@ -290,10 +370,10 @@ func (s *Service) tenant(ctx context.Context, id string) (*Tenant, error) {
 	}
 	s.mu.Lock()
 	if s.tenants == nil {
-		s.tenants = map[string]*Tenant{}
+		s.tenants = map[string]*tenantEntry{}
 	}
-	if old := s.tenants[id]; old == nil || old.Head.Seq < t.Head.Seq {
-		s.tenants[id] = t
+	if old := s.tenants[id]; old == nil || old.t.Head.Seq <= t.Head.Seq {
+		s.tenants[id] = &tenantEntry{t: t, read: now}
 	}
 	s.mu.Unlock()
 	return t, nil

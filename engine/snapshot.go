@@ -96,35 +96,58 @@ func (s *Service) snapshotEvery() int {
 	return 16
 }
 
-// maybeSnapshot writes a snapshot after an append when enough events have
-// gathered since the last one. A failure only costs a slower next load, so
-// it is not the command's failure.
-//
-// An erasure always replaces the snapshot at once, so that no copy of the
-// user's labels or sealed secrets outlives it there.
-func (s *Service) maybeSnapshot(ctx context.Context, stream events.Stream, u *User, stale int, appended []events.Record) {
-	if s.Snapshots == nil {
-		return
+// state returns a user's state, from the cache when it is there; the
+// result must not be changed (Decide does not change it).
+func (s *Service) state(ctx context.Context, stream events.Stream) (u *User, stale int, fromCache bool, err error) {
+	if s.cache != nil {
+		if c, ok := s.cache.get(stream); ok {
+			return c.u, c.stale, true, nil
+		}
 	}
+	u, stale, err = s.loadUser(ctx, stream)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	if s.cache != nil {
+		s.cache.put(stream, u, stale)
+	}
+	return u, stale, false, nil
+}
+
+func (s *Service) forget(stream events.Stream) {
+	if s.cache != nil {
+		s.cache.drop(stream)
+	}
+}
+
+// advance folds an append into a new state for the cache, and queues a
+// snapshot when enough events have gathered since the last one. An erasure
+// always replaces the snapshot, so that no copy of the user's labels or
+// sealed secrets outlives it there.
+func (s *Service) advance(stream events.Stream, u *User, stale int, appended []events.Record) {
+	next := u.Clone()
+	for i := range appended {
+		if err := next.Evolve(&appended[i]); err != nil {
+			s.forget(stream)
+			return
+		}
+	}
+	stale += len(appended)
 	erased := false
 	for i := range appended {
 		if _, ok := appended[i].Event.(events.UserErased); ok {
 			erased = true
 		}
 	}
-	if !erased && stale+len(appended) < s.snapshotEvery() {
-		return
-	}
-	for i := range appended {
-		if err := u.Evolve(&appended[i]); err != nil {
-			return
+	if s.snaps != nil && (erased || stale >= s.snapshotEvery()) {
+		if snap, err := TakeSnapshot(next); err == nil {
+			s.snaps.put(stream, snap)
+			stale = 0
 		}
 	}
-	snap, err := TakeSnapshot(u)
-	if err != nil {
-		return
+	if s.cache != nil {
+		s.cache.put(stream, next, stale)
 	}
-	_ = s.Snapshots.Put(ctx, stream, snap)
 }
 
 // MemorySnapshots keeps snapshots in memory (tests, `vakt demo`).

@@ -26,13 +26,15 @@ func TestSnapshots(t *testing.T) {
 	h := newHarness(t)
 	store := &countingStore{Memory: h.store}
 	snaps := &engine.MemorySnapshots{}
-	h.svc.Store, h.svc.Snapshots, h.svc.SnapshotEvery = store, snaps, 8
+	// No state cache: every load goes to the snapshot and the store.
+	h.svc.Store, h.svc.Snapshots, h.svc.SnapshotEvery, h.svc.CacheSize = store, snaps, 8, -1
 	_, app := h.enrolTOTP("Phone")
 	for i := 0; i < 20; i++ {
 		h.advance(30 * time.Second)
 		ch := h.ok(engine.IssueChallenge{App: "web"}).Reply
 		h.ok(engine.VerifyCode{ChallengeID: ch.ChallengeID, Code: app.code(t, h.now)})
 	}
+	h.svc.Close() // snapshots are written in the background
 	if snaps.Puts() < 4 {
 		t.Fatalf("%d snapshots written for %d events", snaps.Puts(), len(h.events()))
 	}
@@ -78,6 +80,7 @@ func TestSnapshots(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		h.ok(engine.IssueChallenge{App: "web"})
 	}
+	h.svc.Close()
 	if snap, _, _ := snaps.Get(context.Background(), stream); snap.Version != engine.StateVersion || snap.Head.Seq <= 1 {
 		t.Fatalf("snapshot not rebuilt: %+v", snap.Head)
 	}
