@@ -33,3 +33,11 @@ func message(fields ...string) []byte {
 	}
 	return []byte(b.String())
 }
+
+// DeviceMessage is what a push device signs to authenticate a request that
+// is not an answer (polling for pushes): the user, the authenticator and the
+// request's Unix time, which the server accepts within a few minutes of its
+// own clock.
+func DeviceMessage(tenant, user, authenticatorID string, unix int64) []byte {
+	return message("vakt-device-v1", tenant, user, authenticatorID, strconv.FormatInt(unix, 10))
+}
