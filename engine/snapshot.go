@@ -12,7 +12,7 @@ import (
 // StateVersion is the version of the [User] state's JSON form. Bump it when
 // the state's fields or the meaning of a fold change: snapshots of another
 // version are ignored (and rewritten), never trusted.
-const StateVersion = 1
+const StateVersion = 2
 
 // Snapshot is a user's folded state at a head. Snapshots are a cache: they
 // can be thrown away at any time and are rebuilt from the events.

@@ -101,6 +101,8 @@ type Finished struct {
 	Outcome    string    `json:"outcome"` // succeeded, denied, fraud_reported, expired, skipped
 	App        string    `json:"app,omitempty"`
 	ACR        string    `json:"acr,omitempty"`
+	Method     string    `json:"method,omitempty"`
+	AMR        []string  `json:"amr,omitempty"`
 	At         time.Time `json:"at"`
 	Remembered bool      `json:"remembered,omitempty"`
 }
@@ -307,7 +309,7 @@ func (u *User) apply(ev events.Event, at time.Time) {
 			c.Code.Attempts++
 		}
 	case events.ChallengeSucceeded:
-		f := Finished{Outcome: OutcomeSucceeded, ACR: e.ACR, At: at}
+		f := Finished{Outcome: OutcomeSucceeded, ACR: e.ACR, Method: e.Method, AMR: e.AMR, At: at}
 		if c := u.Challenge(e.ChallengeID); c != nil {
 			f.App = c.App
 		}
