@@ -11,6 +11,9 @@
 //	demo    walk through enrolment, sign-in, a replayed code, a new phone,
 //	        removing the old one and a helpdesk reset, printing every event
 //	        as it is stored (in memory; nothing is kept)
+//	device  a push authenticator in the terminal: `device enrol <link>`
+//	        confirms an activation link with a new device key, `device
+//	        listen` waits for sign-ins to approve, deny or report
 //	export  write the event stream (or a tenant's, a user's, a time range)
 //	        as JSON Lines with the stored bytes verbatim
 //	replay  verify every hash chain of a live stream or an export, name the
@@ -45,6 +48,7 @@ type command struct {
 // commands lists the subcommands in the order help shows them.
 var commands = []command{
 	{name: "demo", summary: "walk through the main MFA flows on an in-memory store", flags: demoFlags},
+	{name: "device", args: "enrol <activation link | -> | listen", summary: "a push authenticator in the terminal: enrol with a device key, then approve, deny or report sign-ins", flags: deviceFlags},
 	{name: "export", summary: "write the event stream, or part of it, to a JSON Lines file", flags: exportFlags},
 	{name: "replay", summary: "verify the hash chains and report timelines, resets, lockouts, fraud and push fatigue", flags: replayFlags},
 }
