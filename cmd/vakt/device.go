@@ -25,8 +25,8 @@ import (
 	"time"
 
 	"github.com/vaktmfa/vakt/engine"
-	"github.com/vaktmfa/vakt/internal/push"
 	natsstore "github.com/vaktmfa/vakt/events/nats"
+	"github.com/vaktmfa/vakt/internal/push"
 )
 
 // The device talks to `vakt serve` over its HTTP API:

@@ -44,10 +44,10 @@ type fakeVakt struct {
 	uv       bool
 	failPoll int // answer this many polls with 503
 	polls    int
-	pushes   []push.Notice // waiting for an answer
-	numbers  map[string]int      // the number on the login screen, by challenge
-	answers  []fakeAnswer        // answers accepted
-	refused  []string            // why requests were refused
+	pushes   []push.Notice  // waiting for an answer
+	numbers  map[string]int // the number on the login screen, by challenge
+	answers  []fakeAnswer   // answers accepted
+	refused  []string       // why requests were refused
 }
 
 type fakeError struct {
