@@ -19,6 +19,8 @@
 //	replay  verify every hash chain of a live stream or an export, name the
 //	        first broken event of each stream, and report timelines, resets,
 //	        lockouts, fraud reports and push-fatigue patterns
+//	serve   run the HTTP API (DESIGN.md section 6) with an embedded NATS
+//	        server on --data (or a running one with --nats-url)
 //
 // `vakt help <command>` shows a command's flags. Errors are written to
 // standard error as "vakt: <message>"; the exit code is 0 on success, 1 when
@@ -51,6 +53,7 @@ var commands = []command{
 	{name: "device", args: "enrol <activation link | -> | listen", summary: "a push authenticator in the terminal: enrol with a device key, then approve, deny or report sign-ins", flags: deviceFlags},
 	{name: "export", summary: "write the event stream, or part of it, to a JSON Lines file", flags: exportFlags},
 	{name: "replay", summary: "verify the hash chains and report timelines, resets, lockouts, fraud and push fatigue", flags: replayFlags},
+	{name: "serve", summary: "run the HTTP API on the embedded NATS server (or --nats-url)", flags: serveFlags},
 }
 
 // cmdEnv is what a running command may use besides its flags.
