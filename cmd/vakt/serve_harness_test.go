@@ -91,7 +91,6 @@ func (o *outbox) nth(t *testing.T, n int) delivery.Message {
 	}
 }
 
-
 // served is one running `vakt serve` (the app behind it).
 type served struct {
 	t     *testing.T
