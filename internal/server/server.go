@@ -116,10 +116,11 @@ type Config struct {
 
 // Server is the HTTP API.
 type Server struct {
-	cfg Config
-	svc *engine.Service
-	log *slog.Logger
-	mux *http.ServeMux
+	cfg    Config
+	svc    *engine.Service
+	log    *slog.Logger
+	mux    *http.ServeMux
+	routes []string
 }
 
 // New checks the configuration and builds the routes.
@@ -134,15 +135,15 @@ func New(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	s := &Server{cfg: cfg, svc: cfg.Stack.Service, log: cfg.Logger, mux: http.NewServeMux()}
-	s.routes()
+	s.register()
 	return s, nil
 }
 
 // Handler is the API with its middleware (logging, metrics, recovery).
 func (s *Server) Handler() http.Handler { return s.middleware(s.mux) }
 
-func (s *Server) routes() {
-	m := s.mux
+func (s *Server) register() {
+	m := routeRecorder{s}
 	// Users and their authenticators.
 	m.HandleFunc("POST /v1/tenants/{t}/users/{u}/authenticators", s.enrol)
 	m.HandleFunc("GET /v1/tenants/{t}/users/{u}/authenticators", s.listAuthenticators)
@@ -184,7 +185,24 @@ func (s *Server) routes() {
 	if s.cfg.MetricsHandler != nil {
 		m.Handle("GET /metrics", s.cfg.MetricsHandler)
 	}
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, vakt.Errorf(vakt.CodeNotFound, "no such call: %s %s; see /openapi.json", r.Method, truncate(r.URL.Path, 200)))
 	})
+}
+
+// Routes lists the API's route patterns ("POST /v1/keys", ...) in the order
+// they were registered, for the OpenAPI document's test.
+func (s *Server) Routes() []string { return append([]string(nil), s.routes...) }
+
+// routeRecorder registers routes on the mux and remembers their patterns.
+type routeRecorder struct{ s *Server }
+
+func (m routeRecorder) HandleFunc(pattern string, h http.HandlerFunc) {
+	m.s.routes = append(m.s.routes, pattern)
+	m.s.mux.HandleFunc(pattern, h)
+}
+
+func (m routeRecorder) Handle(pattern string, h http.Handler) {
+	m.s.routes = append(m.s.routes, pattern)
+	m.s.mux.Handle(pattern, h)
 }
