@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -100,9 +101,12 @@ type served struct {
 	clock *testClock
 	box   *outbox
 	data  string
+	logs  *syncBuffer
 }
 
-func serveForTest(t *testing.T) *served {
+// serveForTest serves Vakt for a test; opts change the app's configuration
+// before it opens. The server logs at debug level into s.logs.
+func serveForTest(t *testing.T, opts ...func(*vaktapp.Config)) *served {
 	t.Helper()
 	data := t.TempDir()
 	t.Setenv("VAKT_API_KEY", "")
@@ -112,9 +116,15 @@ func serveForTest(t *testing.T) *served {
 		t.Fatal(err)
 	}
 	s := &served{t: t, url: "http://" + ln.Addr().String(), clock: &testClock{}, box: &outbox{cond: make(chan struct{}, 1)}, data: data}
-	s.app, err = vaktapp.Open(context.Background(), vaktapp.Config{
+	s.logs = &syncBuffer{}
+	cfg := vaktapp.Config{
 		DataDir: data, PublicURL: s.url, NoSync: true, Now: s.clock.Now, Deliverer: s.box,
-	})
+		Logger: slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s.app, err = vaktapp.Open(context.Background(), cfg)
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)

@@ -4,11 +4,11 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/vaktmfa/vakt/events"
 	"github.com/vaktmfa/vakt/internal/metrics"
+	"github.com/vaktmfa/vakt/internal/natsviews"
 	"github.com/vaktmfa/vakt/internal/stack"
 )
 
@@ -22,6 +22,7 @@ type meters struct {
 	lockouts         *metrics.Counter
 	appendLatency    *metrics.Histogram
 	projectionLag    *metrics.GaugeVec
+	checkpointLag    *metrics.GaugeVec
 	deliveryFailures *metrics.CounterVec
 }
 
@@ -50,7 +51,8 @@ func newMeters(st *stack.Stack) *meters {
 		lockouts: reg.Counter("vakt_lockouts_total", "Users locked out after too many failed attempts.").With(),
 		appendLatency: reg.Histogram("vakt_append_duration_seconds", "Latency of appends to the event store (one command's events).",
 			appendBuckets).With(),
-		projectionLag:    reg.Gauge("vakt_projection_lag_events", "Events stored but not yet folded into each read model (read at scrape time).", "projection"),
+		projectionLag:    reg.Gauge("vakt_projection_lag_events", "Events stored but not yet folded into each read model: how stale its answers are (read at scrape time).", "projection"),
+		checkpointLag:    reg.Gauge("vakt_projection_checkpoint_lag_events", "Events stored after each read model's last checkpoint in KV: what a restart folds again.", "projection"),
 		deliveryFailures: reg.Counter("vakt_code_delivery_failures_total", "Codes that could not be delivered after retries, by method.", "method"),
 	}
 	reg.GaugeFunc("vakt_event_stream_position", "The last position of the event stream.", func() float64 {
@@ -90,11 +92,16 @@ func (m *meters) handler(st *stack.Stack) http.Handler {
 	reg := m.reg.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		lag, err := st.Views.Lag(ctx)
+		end, err := st.Store.LastPosition(ctx)
+		var status []natsviews.Status
+		if err == nil {
+			status, err = st.Views.Status(ctx)
+		}
 		cancel()
 		if err == nil {
-			for name, n := range lag {
-				m.projectionLag.With(strings.ToLower(name)).Set(float64(n))
+			for _, s := range status {
+				m.projectionLag.With(s.Name).Set(float64(end - min(end, s.Applied)))
+				m.checkpointLag.With(s.Name).Set(float64(s.Lag))
 			}
 		}
 		reg.ServeHTTP(w, r)
