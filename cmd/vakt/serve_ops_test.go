@@ -142,13 +142,13 @@ func TestServeMetrics(t *testing.T) {
 	r := s.must(http.StatusOK, "GET", "/metrics", "", nil)
 	text := string(r.body)
 	want := map[string]func(float64) bool{
-		`vakt_http_requests_total{route="POST /v1/tenants/{t}/users/{u}/challenges",code="201"}`: func(v float64) bool { return v == 1 },
+		`vakt_http_requests_total{route="POST /v1/tenants/{t}/users/{u}/challenges",code="201"}`:   func(v float64) bool { return v == 1 },
 		`vakt_http_requests_total{route="POST /v1/tenants/{t}/challenges/{id}/verify",code="403"}`: func(v float64) bool { return v == 5 },
-		`vakt_challenge_outcomes_total{outcome="attempt_failed"}`:                                   func(v float64) bool { return v == 5 },
-		`vakt_lockouts_total`:                                                                       func(v float64) bool { return v == 1 },
-		`vakt_events_appended_total{type="user.locked_out"}`:                                        func(v float64) bool { return v == 1 },
-		`vakt_append_duration_seconds_count`:                                                        func(v float64) bool { return v >= 8 },
-		`vakt_event_stream_position`:                                                                func(v float64) bool { return v >= 8 },
+		`vakt_challenge_outcomes_total{outcome="attempt_failed"}`:                                  func(v float64) bool { return v == 5 },
+		`vakt_lockouts_total`:                                func(v float64) bool { return v == 1 },
+		`vakt_events_appended_total{type="user.locked_out"}`: func(v float64) bool { return v == 1 },
+		`vakt_append_duration_seconds_count`:                 func(v float64) bool { return v >= 8 },
+		`vakt_event_stream_position`:                         func(v float64) bool { return v >= 8 },
 	}
 	for series, ok := range want {
 		v, found := metricValue(text, series)
