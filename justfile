@@ -14,8 +14,13 @@ bench_count := env_var_or_default("BENCH_COUNT", "5")
 default:
     @just --list
 
-# run Vakt: until `vakt serve` lands, a walk through the main flows in memory
+# run Vakt: vakt serve, embedded NATS on ./vakt-data, API on 127.0.0.1:8080 (flags pass through)
 run *args:
+    @go build -o bin/vakt ./cmd/vakt
+    exec ./bin/vakt serve {{args}}
+
+# walk through the main flows on an in-memory store, printing every event
+demo *args:
     go run ./cmd/vakt demo {{args}}
 
 # every test, with the race detector
