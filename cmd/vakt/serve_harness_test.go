@@ -331,6 +331,29 @@ func (s *served) infoWhere(key, tenant, user, what string, ok func(m map[string]
 	return last
 }
 
+// statsWhere waits until the tenant's statistics (a read model) satisfy ok;
+// num reads a number at a dotted path ("challenges_by_outcome.succeeded").
+func (s *served) statsWhere(tenant, what string, ok func(num func(path string) float64) bool) {
+	s.t.Helper()
+	var last apiReply
+	s.eventually(func() string {
+		last = s.must(http.StatusOK, "GET", "/v1/tenants/"+url.PathEscape(tenant)+"/stats", s.admin, nil)
+		num := func(path string) float64 {
+			var v any = last.m
+			for _, k := range strings.Split(path, ".") {
+				m, _ := v.(map[string]any)
+				v = m[k]
+			}
+			f, _ := v.(float64)
+			return f
+		}
+		if ok(num) {
+			return ""
+		}
+		return fmt.Sprintf("the statistics of %s never showed %s: %s", tenant, what, last)
+	})
+}
+
 // authenticatorsIn returns the security info's authenticators as id -> status.
 func authenticatorsIn(m map[string]any) map[string]string {
 	out := map[string]string{}

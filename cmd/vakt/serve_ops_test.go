@@ -12,17 +12,20 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	vaktapp "github.com/vaktmfa/vakt/internal/app"
+	"github.com/vaktmfa/vakt/internal/delivery"
 )
 
 func TestServeLogsHoldNoSecrets(t *testing.T) {
@@ -395,4 +398,52 @@ func withoutEnv(env []string, name string) []string {
 		}
 	}
 	return out
+}
+
+// With --webhook-url, codes go to the provider as signed JSON, retried when
+// the provider fails.
+func TestServeWebhookDelivery(t *testing.T) {
+	secret := []byte("webhook-secret-for-tests")
+	type got struct {
+		body map[string]any
+		ok   bool
+	}
+	calls := make(chan got, 8)
+	failures := 1
+	var mu sync.Mutex
+	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		ok := delivery.VerifySignature(secret, b, r.Header.Get(delivery.SignatureHeader))
+		mu.Lock()
+		fail := failures > 0
+		failures--
+		mu.Unlock()
+		if fail {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		calls <- got{m, ok}
+	}))
+	defer provider.Close()
+	s := serveForTest(t, func(c *vaktapp.Config) {
+		c.Deliverer, c.WebhookURL, c.WebhookSecret = nil, provider.URL, secret
+	})
+	rp := s.key("relying_party", tenant)
+	r := s.must(http.StatusCreated, "POST", userPath(tenant, "hooked")+"/authenticators", rp, map[string]any{"method": "sms", "label": "Mobile", "address": "+4791234567"})
+	var c got
+	select {
+	case c = <-calls:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the provider got no code")
+	}
+	if !c.ok || c.body["address"] != "+4791234567" || c.body["purpose"] != "enrolment" || c.body["tenant"] != tenant {
+		t.Fatalf("webhook call: signature ok %v, body %v", c.ok, c.body)
+	}
+	code, _ := c.body["code"].(string)
+	s.must(http.StatusOK, "POST", userPath(tenant, "hooked")+"/authenticators/"+r.str("authenticator_id")+"/confirm", rp, map[string]any{"code": code})
+	if strings.Contains(s.logs.String(), code) {
+		t.Error("the delivered code is in the log")
+	}
 }

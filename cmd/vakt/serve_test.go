@@ -127,11 +127,18 @@ func TestServeTOTPSignInAndReplay(t *testing.T) {
 	// The next step's code works.
 	s.nextStep()
 	s.must(http.StatusOK, "POST", challengePath(tenant, ch2.str("challenge_id"))+"/verify", rp, map[string]any{"code": s.code(k)})
-	// The audit timeline and the statistics saw it all.
+	// The audit timeline and the read models saw it all.
 	tl := s.timeline(s.admin, tenant, user)
-	if !slices.Contains(tl, "challenge.succeeded") {
+	if !slices.Contains(tl, "challenge.succeeded") || !slices.Contains(tl, "challenge.attempt_failed") {
 		t.Errorf("timeline: %v", tl)
 	}
+	s.infoWhere(rp, tenant, user, "the last sign-in", func(m map[string]any) bool {
+		list, _ := m["authenticators"].([]any)
+		return m["last_sign_in_at"] != nil && len(list) == 1 && list[0].(map[string]any)["last_used_at"] != nil
+	})
+	s.statsWhere(tenant, "two sign-ins and a reused code", func(n func(string) float64) bool {
+		return n("challenges_by_outcome.succeeded") == 2 && n("codes_reused") == 1 && n("succeeded_by_method.totp") == 2
+	})
 }
 
 func toStrings(v any) []string {
@@ -314,6 +321,9 @@ func TestServePushWithVaktDevice(t *testing.T) {
 	}
 	s.must(http.StatusOK, "POST", challengePath(tenant, ch.str("challenge_id"))+"/verify", rp, map[string]any{"code": s.code(k)})
 	s.infoWhere(rp, tenant, user, "push paused", func(m map[string]any) bool { return m["push_paused_until"] != nil })
+	s.statsWhere(tenant, "push outcomes", func(n func(string) float64) bool {
+		return n("push_denied") == 2 && n("push_fraud") == 1 && n("push_paused") == 1 && n("succeeded_by_method.push") == 1
+	})
 }
 
 func TestServeSMSCode(t *testing.T) {
@@ -356,6 +366,11 @@ func TestServeSMSCode(t *testing.T) {
 		t.Errorf("sms token: %v", c)
 	}
 	s.wantTail(tenant, user, "challenge.attempt_failed", "challenge.succeeded")
+	s.infoWhere(rp, tenant, user, "an active sms authenticator used once", func(m map[string]any) bool {
+		list, _ := m["authenticators"].([]any)
+		return len(list) == 1 && list[0].(map[string]any)["method"] == "sms" && list[0].(map[string]any)["last_used_at"] != nil
+	})
+	s.statsWhere(tenant, "an sms sign-in", func(n func(string) float64) bool { return n("succeeded_by_method.sms") == 1 })
 	// Asking for a new code on a finished challenge is refused.
 	r = s.do("POST", challengePath(tenant, ch.str("challenge_id"))+"/send", rp, map[string]any{"method": "sms"})
 	if r.status < 400 || r.status >= 500 {
@@ -400,6 +415,9 @@ func TestServeLockoutLadderAndHelpdeskUnlock(t *testing.T) {
 	s.wantTail(tenant, user, "user.unlocked")
 	s.must(http.StatusOK, "POST", path, rp, map[string]any{"code": s.code(k)})
 	s.infoWhere(hd, tenant, user, "unlocked", func(m map[string]any) bool { return m["locked"] == false })
+	s.statsWhere(tenant, "two lockouts and an unlock", func(n func(string) float64) bool {
+		return n("lockouts") == 2 && n("unlocks") == 1 && n("attempts_failed") == 10
+	})
 }
 
 // lockDurations lists how long each lockout in recs lasts.
@@ -445,6 +463,9 @@ func TestServeSelfServiceResetNeedsHighProof(t *testing.T) {
 		}
 		return true
 	})
+	s.infoWhere(rp, tenant, user, "a self-service reset", func(m map[string]any) bool {
+		return m["resets"] == float64(1) && m["last_reset_kind"] == "self_service"
+	})
 	s.enrolTOTP(rp, tenant, user, "New phone")
 }
 
@@ -484,6 +505,10 @@ func TestServeHelpdeskResetWithTicket(t *testing.T) {
 	s.wantTail(tenant, user, "temporary_pass.used", "challenge.succeeded")
 	// Spent: the next sign-in needs an authenticator again.
 	s.refused(http.StatusConflict, "enrolment_required", "POST", userPath(tenant, user)+"/challenges", rp, map[string]any{"app": "web"})
+	s.infoWhere(hd, tenant, user, "a helpdesk reset", func(m map[string]any) bool {
+		return m["last_reset_kind"] == "helpdesk" && len(authenticatorsIn(m)) == 0
+	})
+	s.statsWhere(tenant, "a helpdesk reset", func(n func(string) float64) bool { return n("resets_by_kind.helpdesk") == 1 })
 	s.enrolTOTP(rp, tenant, user, "New phone")
 }
 
@@ -499,6 +524,10 @@ func TestServeRememberedBrowser(t *testing.T) {
 		t.Fatalf("no remember token: %s", ok)
 	}
 	s.wantTail(tenant, user, "challenge.succeeded", "device.remembered")
+	s.infoWhere(rp, tenant, user, "one remembered browser", func(m map[string]any) bool {
+		list, _ := m["remembered_devices"].([]any)
+		return len(list) == 1
+	})
 	for _, rec := range s.records(tenant, user) {
 		if strings.Contains(string(rec.Raw), token) {
 			t.Fatalf("the remember token is stored in clear in %s", rec.Type)
@@ -527,6 +556,16 @@ func TestServeRememberedBrowser(t *testing.T) {
 	if r := skip("web"); r.str("status") != "pending" {
 		t.Fatalf("web after 21 days: %s", r)
 	}
+	s.statsWhere(tenant, "a skipped challenge", func(n func(string) float64) bool { return n("challenges_by_outcome.skipped") == 1 })
+	// Past its age the browser is forgotten (device.forgotten on the
+	// stream, gone from the security info).
+	if !slices.Contains(s.types(tenant, user), "device.forgotten") {
+		t.Errorf("no device.forgotten after the browser's age: %v", s.types(tenant, user))
+	}
+	s.infoWhere(rp, tenant, user, "no remembered browser", func(m map[string]any) bool {
+		list, _ := m["remembered_devices"].([]any)
+		return len(list) == 0
+	})
 	// A forged token is just not remembered.
 	if r := s.must(http.StatusCreated, "POST", userPath(tenant, user)+"/challenges", rp, map[string]any{"app": "web", "remember_token": token + "x"}); r.str("status") != "pending" {
 		t.Fatalf("a forged remember token: %s", r)
@@ -581,6 +620,10 @@ func TestServeErasure(t *testing.T) {
 	}
 	s.refused(http.StatusGone, "erased", "POST", userPath(tenant, user)+"/challenges", rp, map[string]any{"app": "web"})
 	s.refused(http.StatusGone, "erased", "POST", userPath(tenant, user)+"/authenticators", rp, map[string]any{"method": "totp", "label": "Phone"})
+	s.infoWhere(ta, tenant, user, "erased", func(m map[string]any) bool {
+		return m["erased"] == true && len(authenticatorsIn(m)) == 0
+	})
+	s.statsWhere(tenant, "an erasure", func(n func(string) float64) bool { return n("erasures") == 1 })
 	n := len(s.types(tenant, user))
 	s.do("DELETE", userPath(tenant, user), ta, nil)
 	if len(s.types(tenant, user)) != n {
