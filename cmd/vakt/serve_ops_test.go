@@ -194,7 +194,7 @@ func grepLines(text, s string) string {
 }
 
 // Shutting down finishes the requests in flight: a long poll that started
-// before gets its answer, and new connections are refused.
+// before gets its answer at once, and new connections are refused.
 func TestServeGracefulShutdown(t *testing.T) {
 	data := t.TempDir()
 	os.Unsetenv("VAKT_API_KEY")
@@ -230,7 +230,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 	polled := make(chan result, 1)
 	started := time.Now()
 	go func() {
-		req, _ := http.NewRequest("GET", url+"/v1/tenants/uio.no/challenges/"+id+"?wait=3s", nil)
+		req, _ := http.NewRequest("GET", url+"/v1/tenants/uio.no/challenges/"+id+"?wait=30s", nil)
 		req.Header.Set("Authorization", "Bearer "+rp)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -247,8 +247,10 @@ func TestServeGracefulShutdown(t *testing.T) {
 	if res.err != nil || res.status != http.StatusOK || !strings.Contains(res.body, `"pending"`) {
 		t.Fatalf("the long poll in flight at shutdown: %+v", res)
 	}
-	if time.Since(started) < 2*time.Second {
-		t.Errorf("the long poll was cut short at shutdown (%v)", time.Since(started))
+	// It answered at shutdown with where the challenge stands, rather than
+	// making the shutdown wait out its wait.
+	if d := time.Since(started); d > 2500*time.Millisecond {
+		t.Errorf("shutdown waited for the long poll (%v)", d)
 	}
 	if err := <-served; err != nil {
 		t.Fatalf("serve: %v", err)

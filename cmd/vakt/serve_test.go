@@ -67,6 +67,14 @@ func TestServeFirstActivationWithQR(t *testing.T) {
 	k := totpKey(t, uri)
 	path := userPath(tenant, user) + "/authenticators/" + id + "/confirm"
 
+	// Without the relying party's key nobody confirms it, or spends its
+	// attempts: only a push device confirms with a signature alone.
+	s.refused(http.StatusUnauthorized, "unauthorized", "POST", path, "", map[string]any{"code": "000000"})
+	s.refused(http.StatusUnauthorized, "unauthorized", "POST", path, "", map[string]any{"code": "000000", "signature": "AAAA"})
+	s.refused(http.StatusUnauthorized, "unauthorized", "POST", path, "", map[string]any{"public_key": "AAAA", "signature": "AAAA"})
+	if got := s.types(tenant, user); len(got) != 1 {
+		t.Fatalf("key-less confirmations stored events: %v", got)
+	}
 	// A wrong first code is refused and changes nothing.
 	s.refused(http.StatusForbidden, "invalid_code", "POST", path, rp, map[string]any{"code": "000000"})
 	s.nextStep()
@@ -854,4 +862,62 @@ func TestServeDeviceAnswersAreChecked(t *testing.T) {
 	if got := s.types(tenant, "alice"); len(got) != n+1 {
 		t.Fatalf("after refused answers: %v", got[n:])
 	}
+}
+
+// A retried request with the same Idempotency-Key is answered, not applied
+// twice; one-time values are not shown again.
+func TestServeIdempotentRetries(t *testing.T) {
+	s := serveForTest(t)
+	rp := s.key("relying_party", tenant)
+	ta := s.key("tenant_admin", tenant)
+	_, _ = s.enrolTOTP(rp, tenant, "retry", "Phone")
+	body := map[string]any{"app": "web"}
+	first := s.must(http.StatusCreated, "POST", userPath(tenant, "retry")+"/challenges", rp, body, "Idempotency-Key", "login-4711")
+	again := s.must(http.StatusOK, "POST", userPath(tenant, "retry")+"/challenges", rp, body, "Idempotency-Key", "login-4711")
+	if again.str("challenge_id") != first.str("challenge_id") || again.str("status") != "pending" {
+		t.Fatalf("a retried challenge: first %s, again %s", first, again)
+	}
+	if n := countOf(s.types(tenant, "retry"), "challenge.issued"); n != 1 {
+		t.Fatalf("%d challenges issued for one retried request", n)
+	}
+	s.refused(http.StatusBadRequest, "invalid_argument", "POST", userPath(tenant, "retry")+"/challenges", rp, body, "Idempotency-Key", "bad key")
+	s.refused(http.StatusBadRequest, "invalid_argument", "POST", userPath(tenant, "retry")+"/challenges", rp, body, "Idempotency-Key", strings.Repeat("k", 1000))
+
+	// Snoozing enrolment before the tenant enforces MFA: the token comes
+	// once; the retry says it was done.
+	enforce := time.Now().Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	s.must(http.StatusOK, "PUT", "/v1/tenants/"+tenant+"/policy", ta, map[string]any{"enforce_from": enforce})
+	sn := s.must(http.StatusCreated, "POST", userPath(tenant, "later")+"/snooze", rp, body, "Idempotency-Key", "snooze-1")
+	if sn.str("status") != "skipped" || sn.str("token") == "" {
+		t.Fatalf("snooze: %s", sn)
+	}
+	if c := s.checkToken(sn.str("token"), tenant, "later"); !slices.Equal(amr(c), []string{"snoozed"}) {
+		t.Errorf("snooze token amr %v", amr(c))
+	}
+	dup := s.must(http.StatusOK, "POST", userPath(tenant, "later")+"/snooze", rp, body, "Idempotency-Key", "snooze-1")
+	if dup.str("status") != "duplicate" || dup.str("token") != "" || strings.Contains(string(dup.body), "~") {
+		t.Fatalf("a retried snooze: %s", dup)
+	}
+	if n := countOf(s.types(tenant, "later"), "enrolment.snoozed"); n != 1 {
+		t.Fatalf("%d snoozes for one retried request", n)
+	}
+	// Keys: a tenant admin lists its own tenant's keys without naming it; a
+	// new key must name its tenant.
+	list := s.must(http.StatusOK, "GET", "/v1/keys", ta, nil)
+	if keys, _ := list.m["keys"].([]any); len(keys) < 2 {
+		t.Fatalf("keys of the tenant admin's tenant: %s", list)
+	}
+	s.refused(http.StatusBadRequest, "invalid_argument", "POST", "/v1/keys", ta, map[string]any{"scope": "relying_party"})
+	// Calls without a body refuse a body with fields.
+	s.refused(http.StatusBadRequest, "invalid_argument", "POST", userPath(tenant, "retry")+"/recovery-codes", rp, map[string]any{"count": 20})
+}
+
+func countOf(list []string, v string) int {
+	n := 0
+	for _, x := range list {
+		if x == v {
+			n++
+		}
+	}
+	return n
 }

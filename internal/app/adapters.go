@@ -46,6 +46,8 @@ func (c caller) Actor() string {
 	return "key:" + c.p.KeyID
 }
 
+func (c caller) Tenant() string { return c.p.Tenant }
+
 func (c caller) Can(a server.Action, tenant string) bool {
 	act, ok := actions[a]
 	return ok && c.p.Can(act, tenant)

@@ -166,20 +166,21 @@ func Open(ctx context.Context, cfg Config) (a *App, err error) {
 // Handler is the HTTP API.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// ShutdownTimeout bounds how long Serve waits for requests in flight (long
-// polls included) once its context ends.
-const ShutdownTimeout = 35 * time.Second
+// ShutdownTimeout bounds how long Serve waits for requests in flight once
+// its context ends (long polls answer at once: see server.Drain).
+const ShutdownTimeout = 30 * time.Second
 
-// Serve answers HTTP on ln until ctx ends, then stops accepting, lets the
-// requests in flight finish (up to ShutdownTimeout) and returns. It does not
+// Serve answers HTTP on ln until ctx ends, then stops accepting, has long
+// polls answer with where things stand, lets the requests in flight finish
+// (up to ShutdownTimeout) and returns. It does not
 // Close the app.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           a.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		// Long polls wait up to 30s before they answer.
-		WriteTimeout:   45 * time.Second,
+		// Long polls wait up to a minute (?wait=60s) before they answer.
+		WriteTimeout:   75 * time.Second,
 		IdleTimeout:    120 * time.Second,
 		MaxHeaderBytes: 16 << 10,
 		ErrorLog:       slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
@@ -192,6 +193,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
+	a.Server.Drain()
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)

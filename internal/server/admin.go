@@ -265,6 +265,20 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if req.Tenant == "" {
+		// A key that may not manage keys hears that first; one that may is
+		// told to name the tenant.
+		c, err := s.cfg.Access.Authenticate(r.Context(), bearerOf(r))
+		switch {
+		case err != nil:
+			s.writeError(w, r, err)
+		case !c.Can(ActKeys, c.Tenant()):
+			s.writeError(w, r, vakt.Errorf(vakt.CodeUnauthorized, "this API key may not do that"))
+		default:
+			s.writeError(w, r, vakt.Errorf(vakt.CodeInvalidArgument, "name the tenant of the new key"))
+		}
+		return
+	}
 	c, err := s.caller(r, req.Tenant, ActKeys)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -280,6 +294,12 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 	tenant := r.URL.Query().Get("tenant")
+	if tenant == "" {
+		// A tenant's key lists its own tenant's keys; the admin key all.
+		if c, err := s.cfg.Access.Authenticate(r.Context(), bearerOf(r)); err == nil {
+			tenant = c.Tenant()
+		}
+	}
 	c, err := s.caller(r, tenant, ActKeys)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -163,14 +163,17 @@ func (s *Server) snooze(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := challengeView{ChallengeID: apiChallengeID(user, res.Reply.ChallengeID), Status: engine.OutcomeSkipped}
-	if !res.Duplicate {
-		if err := s.mint(&out, tenant, user, req.App, res.Reply.ChallengeID, "", []string{"snoozed"}, res.Records[0].Time); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		out.ACR = ""
+	if res.Duplicate {
+		// The token went with the first answer; a snooze is not repeated.
+		duplicateAnswer(w)
+		return
 	}
+	out := challengeView{ChallengeID: apiChallengeID(user, res.Reply.ChallengeID), Status: engine.OutcomeSkipped}
+	if err := s.mint(&out, tenant, user, req.App, res.Reply.ChallengeID, "", []string{"snoozed"}, res.Records[0].Time); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out.ACR = ""
 	writeJSON(w, http.StatusCreated, out)
 }
 
@@ -353,6 +356,10 @@ func (s *Server) remember(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if err := decode(r, &struct{}{}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	res, err := s.exec(r, c.Actor(), tenant, user, engine.RememberDevice{ChallengeID: id})
 	if err != nil {
 		s.writeError(w, r, err)
@@ -412,6 +419,9 @@ func (s *Server) challengeStatus(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case <-ctx.Done():
+			writeJSON(w, http.StatusOK, out)
+			return
+		case <-s.draining:
 			writeJSON(w, http.StatusOK, out)
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/vaktmfa/vakt"
@@ -43,6 +44,8 @@ type Caller interface {
 	// Can reports whether the caller may do action in tenant ("" for actions
 	// that are not about a tenant).
 	Can(action Action, tenant string) bool
+	// Tenant is the tenant the key belongs to ("" for the admin key).
+	Tenant() string
 }
 
 // Access authenticates bearers and manages keys.
@@ -121,6 +124,9 @@ type Server struct {
 	log    *slog.Logger
 	mux    *http.ServeMux
 	routes []string
+
+	draining  chan struct{} // closed by Drain
+	drainOnce sync.Once
 }
 
 // New checks the configuration and builds the routes.
@@ -134,10 +140,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, svc: cfg.Stack.Service, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, svc: cfg.Stack.Service, log: cfg.Logger, mux: http.NewServeMux(), draining: make(chan struct{})}
 	s.register()
 	return s, nil
 }
+
+// Drain makes every long poll answer now, with where things stand, so that a
+// shutdown does not wait out their wait. Call it before http.Server.Shutdown.
+func (s *Server) Drain() { s.drainOnce.Do(func() { close(s.draining) }) }
 
 // Handler is the API with its middleware (logging, metrics, recovery).
 func (s *Server) Handler() http.Handler { return s.middleware(s.mux) }

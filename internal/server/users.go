@@ -147,17 +147,21 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	actor := "device:" + r.PathValue("id")
-	if len(req.Signature) == 0 || r.Header.Get("Authorization") != "" {
+	id := r.PathValue("id")
+	actor := "device:" + truncate(id, 40)
+	if r.Header.Get("Authorization") != "" {
 		c, err := s.caller(r, tenant, ActEnrol)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 		actor = c.Actor()
+	} else if err := s.keylessConfirm(r, tenant, user, id, req); err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	res, err := s.exec(r, actor, tenant, user, engine.ConfirmEnrolment{
-		AuthenticatorID: r.PathValue("id"), Code: req.Code, PublicKey: req.PublicKey, Signature: req.Signature, UserVerification: req.UserVerification,
+		AuthenticatorID: id, Code: req.Code, PublicKey: req.PublicKey, Signature: req.Signature, UserVerification: req.UserVerification,
 	})
 	if err != nil {
 		s.writeError(w, r, err)
@@ -168,6 +172,28 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": res.Reply.Status, "authenticator_id": res.Reply.AuthenticatorID, "method": res.Reply.Method, "acr": res.Reply.ACR})
+}
+
+// keylessConfirm admits a confirmation without an API key only for what a
+// push device sends: a pending push authenticator, a public key and a
+// signature over the activation code, no code. Everything else (a TOTP, HOTP,
+// SMS or e-mail confirmation) needs the relying party's key, so that nobody
+// can confirm, or spend the confirmation attempts of, an enrolment that is
+// not theirs.
+func (s *Server) keylessConfirm(r *http.Request, tenant, user, id string, req confirmRequest) error {
+	needKey := vakt.Errorf(vakt.CodeUnauthorized, "send an API key as Authorization: Bearer <key> (only a push device confirms with its signature alone)")
+	if req.Code != "" || len(req.PublicKey) == 0 || len(req.Signature) == 0 {
+		return needKey
+	}
+	u, err := s.svc.User(r.Context(), tenant, user)
+	if err != nil {
+		return err
+	}
+	a := u.Authenticator(id)
+	if a == nil || a.Method != events.MethodPush || a.Status != engine.StatusPending {
+		return needKey
+	}
+	return nil
 }
 
 type authenticatorView struct {
@@ -254,6 +280,9 @@ func (s *Server) rename(w http.ResponseWriter, r *http.Request) {
 func (s *Server) remove(w http.ResponseWriter, r *http.Request) {
 	// The user (through a relying party) or the helpdesk may remove one.
 	s.userCommand(w, r, []Action{ActEnrol, ActHelpdesk}, func(body func(any) error) (engine.Command, error) {
+		if err := body(&struct{}{}); err != nil {
+			return nil, err
+		}
 		return engine.RemoveAuthenticator{AuthenticatorID: r.PathValue("id")}, nil
 	}, http.StatusNoContent)
 }
@@ -289,12 +318,18 @@ func (s *Server) setDefault(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) forgetDevice(w http.ResponseWriter, r *http.Request) {
 	s.userCommand(w, r, []Action{ActEnrol}, func(body func(any) error) (engine.Command, error) {
+		if err := body(&struct{}{}); err != nil {
+			return nil, err
+		}
 		return engine.ForgetDevice{DeviceID: r.PathValue("id")}, nil
 	}, http.StatusNoContent)
 }
 
 func (s *Server) forgetDevices(w http.ResponseWriter, r *http.Request) {
 	s.userCommand(w, r, []Action{ActEnrol}, func(body func(any) error) (engine.Command, error) {
+		if err := body(&struct{}{}); err != nil {
+			return nil, err
+		}
 		return engine.ForgetDevice{All: true}, nil
 	}, http.StatusNoContent)
 }
@@ -344,6 +379,10 @@ func (s *Server) recoveryCodes(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := s.caller(r, tenant, ActEnrol)
 	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := decode(r, &struct{}{}); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -413,6 +452,7 @@ func (s *Server) pushes(w http.ResponseWriter, r *http.Request) {
 					pending = append(pending, n)
 				}
 			case <-ctx.Done():
+			case <-s.draining:
 			}
 		}
 	}
