@@ -8,6 +8,9 @@
 //
 // The commands are:
 //
+//	bench   a load generator: sustained sign-ins (challenge and HOTP
+//	        verification) against `vakt serve` in this process or at --url,
+//	        reporting throughput and latency percentiles against the target
 //	demo    walk through enrolment, sign-in, a replayed code, a new phone,
 //	        removing the old one and a helpdesk reset, printing every event
 //	        as it is stored (in memory; nothing is kept)
@@ -49,6 +52,7 @@ type command struct {
 
 // commands lists the subcommands in the order help shows them.
 var commands = []command{
+	{name: "bench", summary: "load a Vakt server with sign-ins and report throughput and latency percentiles", flags: benchFlags},
 	{name: "demo", summary: "walk through the main MFA flows on an in-memory store", flags: demoFlags},
 	{name: "device", args: "enrol <activation link | -> | listen", summary: "a push authenticator in the terminal: enrol with a device key, then approve, deny or report sign-ins", flags: deviceFlags},
 	{name: "export", summary: "write the event stream, or part of it, to a JSON Lines file", flags: exportFlags},
