@@ -31,6 +31,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/hotp"
 
+	natsstore "github.com/vaktmfa/vakt/events/nats"
 	"github.com/vaktmfa/vakt/internal/apikeys"
 	vaktapp "github.com/vaktmfa/vakt/internal/app"
 )
@@ -138,6 +139,11 @@ type benchResult struct {
 		Verify    benchPercentiles `json:"verify"`
 	} `json:"latency_ms"`
 
+	// Store is what the in-process server's group committer did during
+	// the measured time: appends per commit is how well group commit
+	// worked (a commit of more than one append is an atomic batch).
+	Store *benchStore `json:"store,omitempty"`
+
 	Target struct {
 		Rate      float64 `json:"sign_ins_per_s"`
 		P99       float64 `json:"p99_ms"`
@@ -147,6 +153,14 @@ type benchResult struct {
 		P99Met    bool    `json:"p99_met"`
 		Met       bool    `json:"met"` // both, durable and without errors
 	} `json:"target"`
+}
+
+type benchStore struct {
+	Appends          int64   `json:"appends"`
+	Commits          int64   `json:"commits"`
+	Batches          int64   `json:"atomic_batches"`
+	AppendsPerCommit float64 `json:"appends_per_commit"`
+	CommitsPerSecond float64 `json:"commits_per_s"`
 }
 
 // benchPercentiles are latencies in milliseconds, by nearest rank over every
@@ -184,16 +198,17 @@ func runBench(ctx context.Context, env *cmdEnv, o benchOpts) (err error) {
 	res := &benchResult{Tenant: o.tenant, Users: o.users, Concurrency: o.concurrency, CPUs: runtime.GOMAXPROCS(0),
 		Warmup: o.warmup.Seconds(), Duration: o.duration.Seconds()}
 	base, key := o.url, o.key
+	var storeStats func() natsstore.Stats
 	if base == "" {
 		res.Server = "in-process"
 		durable := !o.noSync
 		res.Durable = &durable
-		stop, err := benchServe(ctx, &o, res)
+		stop, stats, err := benchServe(ctx, &o, res)
 		if err != nil {
 			return err
 		}
 		defer func() { err = errors.Join(err, stop()) }()
-		base, key = o.url, o.key
+		base, key, storeStats = o.url, o.key, stats
 	} else {
 		res.Server = base
 	}
@@ -274,6 +289,16 @@ func runBench(ctx context.Context, env *cmdEnv, o benchOpts) (err error) {
 	} else {
 		close(profDone)
 	}
+	var before natsstore.Stats
+	if storeStats != nil {
+		go func() {
+			select {
+			case <-time.After(time.Until(measureFrom)):
+				before = storeStats()
+			case <-ctx.Done():
+			}
+		}()
+	}
 	var wg sync.WaitGroup
 	for _, bw := range workers {
 		wg.Add(1)
@@ -284,6 +309,15 @@ func runBench(ctx context.Context, env *cmdEnv, o benchOpts) (err error) {
 	}
 	wg.Wait()
 	end := time.Now()
+	if storeStats != nil {
+		after := storeStats()
+		st := &benchStore{Appends: after.Appends - before.Appends, Commits: after.Groups - before.Groups, Batches: after.Batches - before.Batches}
+		if st.Commits > 0 {
+			st.AppendsPerCommit = float64(st.Appends) / float64(st.Commits)
+		}
+		st.CommitsPerSecond = float64(st.Commits) / end.Sub(measureFrom).Seconds()
+		res.Store = st
+	}
 	<-profDone
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("interrupted: %w", err)
@@ -337,11 +371,11 @@ func runBench(ctx context.Context, env *cmdEnv, o benchOpts) (err error) {
 // benchServe starts Vakt in this process as `vakt serve` does, on a
 // loopback port, and points o at it. stop shuts it down and removes a
 // temporary data directory.
-func benchServe(ctx context.Context, o *benchOpts, res *benchResult) (stop func() error, err error) {
+func benchServe(ctx context.Context, o *benchOpts, res *benchResult) (stop func() error, stats func() natsstore.Stats, err error) {
 	dir, temp := o.data, false
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "vakt-bench-"); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		temp = true
 	}
@@ -354,13 +388,13 @@ func benchServe(ctx context.Context, o *benchOpts, res *benchResult) (stop func(
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, errors.Join(err, cleanup())
+		return nil, nil, errors.Join(err, cleanup())
 	}
 	pub := "http://" + ln.Addr().String()
 	a, err := vaktapp.Open(ctx, vaktapp.Config{DataDir: dir, PublicURL: pub, NoSync: o.noSync})
 	if err != nil {
 		ln.Close()
-		return nil, errors.Join(err, cleanup())
+		return nil, nil, errors.Join(err, cleanup())
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	served := make(chan error, 1)
@@ -372,7 +406,7 @@ func benchServe(ctx context.Context, o *benchOpts, res *benchResult) (stop func(
 		cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer ccancel()
 		return errors.Join(serr, a.Close(cctx), cleanup())
-	}, nil
+	}, a.Stack.Store.Stats, nil
 }
 
 // benchRunID tells this run's users apart from an earlier run's on the same
@@ -675,6 +709,10 @@ func writeBenchText(w io.Writer, r *benchResult) {
 		return "not met"
 	}
 	t := r.Target
+	if st := r.Store; st != nil {
+		fmt.Fprintf(w, "\nstore:    %d appends in %d commits (%.0f/s, %d atomic batches): %.1f appends per commit\n",
+			st.Appends, st.Commits, st.CommitsPerSecond, st.Batches, st.AppendsPerCommit)
+	}
 	fmt.Fprintf(w, "\ntarget:   %.0f sign-ins/s with a sign-in p99 under %.0f ms\n", t.Rate, t.P99)
 	fmt.Fprintf(w, "  throughput %8.0f/s  = %.2fx the target  %s\n", r.Rate, t.RateRatio, met(t.RateMet))
 	fmt.Fprintf(w, "  p99        %8.2f ms = %.2fx the limit   %s\n", r.Latency.SignIn.P99, t.P99Ratio, met(t.P99Met))

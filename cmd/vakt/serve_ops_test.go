@@ -159,6 +159,14 @@ func TestServeMetrics(t *testing.T) {
 			t.Errorf("%s = %v (found %v)", series, v, found)
 		}
 	}
+	// The group committer's counters: every append went through a commit,
+	// and a commit holds at least one append.
+	appends, _ := metricValue(text, "vakt_store_appends_total")
+	commits, _ := metricValue(text, "vakt_store_commits_total")
+	batches, found := metricValue(text, "vakt_store_batches_total")
+	if !found || appends < 8 || commits < 1 || commits > appends || batches > commits {
+		t.Errorf("store: %v appends in %v commits, %v of them batches:\n%s", appends, commits, batches, grepLines(text, "vakt_store"))
+	}
 	// The read models' lag is there for each of them, and they catch up.
 	for _, name := range []string{"security_info", "challenges", "audit_trail", "tenant_stats"} {
 		series := `vakt_projection_lag_events{projection="` + name + `"}`

@@ -64,6 +64,17 @@ func newMeters(st *stack.Stack) *meters {
 		}
 		return float64(pos)
 	})
+	// The group committer: appends per commit is how well group commit
+	// works; a commit of more than one append is a JetStream atomic batch.
+	reg.CounterFunc("vakt_store_appends_total", "Appends (one command's events each) committed by the event store's group committer.", func() float64 {
+		return float64(st.Store.Stats().Appends)
+	})
+	reg.CounterFunc("vakt_store_commits_total", "Commits of the group committer (a plain publish or an atomic batch).", func() float64 {
+		return float64(st.Store.Stats().Groups)
+	})
+	reg.CounterFunc("vakt_store_batches_total", "Commits written as JetStream atomic batches.", func() float64 {
+		return float64(st.Store.Stats().Batches)
+	})
 	return m
 }
 
