@@ -64,6 +64,11 @@ bench:
         'Decide/VerifyTOTPWrong / Limit/PquernaTOTPWrong' \
         'Decide/RespondPush / Limit/Ed25519Verify' < "$out"
 
+# load `vakt serve` (in process, durable) with sign-ins; flags pass through (see BENCHMARKS.md)
+bench-serve *args:
+    @go build -o bin/vakt ./cmd/vakt
+    ./bin/vakt bench {{args}}
+
 # NATS benchmarks against raw JetStream: appends, loads, replay (BIG_EVENTS, default 1M)
 bench-nats:
     #!/usr/bin/env bash
