@@ -53,6 +53,10 @@ type Service struct {
 	// stream is read again (default 1s; a policy change takes effect
 	// within it on every instance).
 	PolicyTTL time.Duration
+	// Decider, when set, makes the decisions in place of [Decide] and
+	// [DecideTenant] (the WASM module through hosts/wazero: `vakt serve
+	// --engine=wasm`). Nil is the native engine.
+	Decider Decider
 
 	mu      sync.Mutex
 	tenants map[string]*tenantEntry
@@ -185,7 +189,7 @@ func (s *Service) Execute(ctx context.Context, req Request) (Result, error) {
 		}
 		policy := t.Policy
 		env := Env{Now: s.now(), Rand: s.rand(), Policy: &policy, DataKey: key}
-		dec, derr := Decide(u, req.Command, env)
+		dec, derr := s.decide(ctx, u, req.Command, env)
 		if len(dec.Events) == 0 {
 			if fromCache {
 				// Nothing appended, so no conflict would reveal a stale cache:
@@ -221,9 +225,45 @@ func (s *Service) Execute(ctx context.Context, req Request) (Result, error) {
 			return Result{Records: res.Records, Duplicate: true}, errorOf(res.Records)
 		}
 		s.advance(stream, u, stale, res.Records)
+		if o, ok := s.Decider.(AppendObserver); ok {
+			o.Appended(stream, res.Records)
+		}
 		return Result{Records: res.Records, Reply: dec.Reply}, derr
 	}
 	return Result{}, vakt.Errorf(vakt.CodeConflict, "the user's state kept changing during %d attempts; retry", attempts)
+}
+
+// Decider decides commands exactly as [Decide] and [DecideTenant] do, by
+// other means: [Service.Decider] takes one. The hosts/wazero package
+// implements it with the WASM module, so that the service runs on either
+// engine. A Decider must not change u or t. An error that is not the
+// decision's own (the module trapped, ctx ended) comes with no events and is
+// returned to the caller like a refusal.
+type Decider interface {
+	Decide(ctx context.Context, u *User, cmd Command, env Env) (Decision, error)
+	DecideTenant(ctx context.Context, t *Tenant, cmd Command, env Env) (Decision, error)
+}
+
+// AppendObserver is implemented by a [Decider] that keeps users' states
+// between calls (the module's per-instance cache): the Service tells it
+// every append on a user stream, so that it sends only the new events next
+// time instead of the whole state.
+type AppendObserver interface {
+	Appended(stream events.Stream, recs []events.Record)
+}
+
+func (s *Service) decide(ctx context.Context, u *User, cmd Command, env Env) (Decision, error) {
+	if s.Decider != nil {
+		return s.Decider.Decide(ctx, u, cmd, env)
+	}
+	return Decide(u, cmd, env)
+}
+
+func (s *Service) decideTenant(ctx context.Context, t *Tenant, cmd Command, env Env) (Decision, error) {
+	if s.Decider != nil {
+		return s.Decider.DecideTenant(ctx, t, cmd, env)
+	}
+	return DecideTenant(t, cmd, env)
 }
 
 // duplicate answers a retry of the command that wrote the stream's last
@@ -283,7 +323,7 @@ func (s *Service) SetPolicy(ctx context.Context, tenant string, p Policy, comman
 			return Result{}, err
 		}
 		env := Env{Now: s.now(), Rand: s.rand()}
-		dec, err := DecideTenant(t, SetPolicy{Policy: p}, env)
+		dec, err := s.decideTenant(ctx, t, SetPolicy{Policy: p}, env)
 		if err != nil || len(dec.Events) == 0 {
 			return Result{Reply: dec.Reply}, err
 		}
