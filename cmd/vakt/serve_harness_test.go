@@ -121,6 +121,9 @@ func serveForTest(t *testing.T, opts ...func(*vaktapp.Config)) *served {
 		DataDir: data, PublicURL: s.url, NoSync: true, Now: s.clock.Now, Deliverer: s.box,
 		Logger: slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
+	if onWASM(t) {
+		cfg.Engine = "wasm"
+	}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -128,6 +131,9 @@ func serveForTest(t *testing.T, opts ...func(*vaktapp.Config)) *served {
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)
+	}
+	if onWASM(t) && s.app.Stack.Service.Decider == nil {
+		t.Fatal("the wasm engine is not deciding")
 	}
 	if !s.app.AdminKeyCreated {
 		t.Fatal("a new data directory did not make an admin key")

@@ -1,0 +1,40 @@
+package wazerohost_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	wazerohost "github.com/vaktmfa/vakt/hosts/wazero"
+	"github.com/vaktmfa/vakt/internal/wasmbuild"
+)
+
+// module builds the core module from this source tree (once per test
+// binary).
+func module(t testing.TB) []byte {
+	t.Helper()
+	b, err := wasmbuild.Module(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// open starts a host on the module with a compilation cache shared by the
+// tests of this package.
+func open(t testing.TB, cfg wazerohost.Config) *wazerohost.Host {
+	t.Helper()
+	if cfg.CacheDir == "" {
+		dir, err := wasmbuild.CacheDir()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.CacheDir = filepath.Join(dir, "compiled")
+	}
+	h, err := wazerohost.Open(context.Background(), module(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close(context.Background()) })
+	return h
+}
