@@ -1,0 +1,282 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/vaktmfa/vakt"
+	"github.com/vaktmfa/vakt/engine"
+	"github.com/vaktmfa/vakt/events"
+	"github.com/vaktmfa/vakt/internal/server"
+	"github.com/vaktmfa/vakt/projections"
+)
+
+// The helpdesk console and the dashboard: staff sign in once with a
+// helpdesk (or tenant admin) API key for one tenant and get a session; the
+// key itself is never stored in the cookie.
+
+func (w *Web) staffLoginPage(rw http.ResponseWriter, r *http.Request) {
+	p := w.newPage(rw, r, "title.staff_login")
+	w.render(p, http.StatusOK, "stafflogin")
+}
+
+func (w *Web) staffLogin(rw http.ResponseWriter, r *http.Request) {
+	if _, ok := w.checkForm(rw, r); !ok {
+		return
+	}
+	key := r.PostForm.Get("key")
+	tenant, okT := formValue(r, "tenant", events.MaxIDLen)
+	problem := func(status int, k string) {
+		p := w.newPage(rw, r, "title.staff_login")
+		p.Error = p.T(k)
+		w.render(p, status, "stafflogin")
+	}
+	if key == "" || len(key) > 256 {
+		problem(http.StatusBadRequest, "err.key_missing")
+		return
+	}
+	c, err := w.cfg.Access.Authenticate(r.Context(), key)
+	if err != nil {
+		problem(http.StatusUnauthorized, "err.key_invalid")
+		return
+	}
+	if tenant == "" {
+		tenant = c.Tenant()
+	}
+	if !okT || events.ValidateID("tenant", tenant) != nil {
+		problem(http.StatusBadRequest, "err.tenant")
+		return
+	}
+	s := session{Kind: kindStaff, Tenant: tenant, Actor: c.Actor(), Via: "key",
+		Helpdesk: c.Can(server.ActHelpdesk, tenant) && c.Can(server.ActAudit, tenant), Stats: c.Can(server.ActStats, tenant)}
+	if !s.Helpdesk && !s.Stats {
+		problem(http.StatusForbidden, "err.key_scope")
+		return
+	}
+	w.startSession(rw, s)
+	if s.Helpdesk {
+		redirect(rw, r, Prefix+"helpdesk")
+		return
+	}
+	redirect(rw, r, Prefix+"admin")
+}
+
+// requireStaff is the request's staff session, or answers with why there
+// is none.
+func (w *Web) requireStaff(rw http.ResponseWriter, r *http.Request, helpdesk bool) *session {
+	s := w.sessionOf(r)
+	switch {
+	case s != nil && s.Kind == kindStaff && (s.Helpdesk || !helpdesk):
+		return s
+	case s != nil && s.Kind == kindStaff:
+		w.fail(rw, r, http.StatusForbidden, "err.key_scope")
+	case s == nil && w.sessionExpired(r):
+		w.fail(rw, r, http.StatusUnauthorized, "err.session_expired_staff")
+	default:
+		w.fail(rw, r, http.StatusUnauthorized, "err.staff_login_needed")
+	}
+	return nil
+}
+
+func (w *Web) helpdeskHome(rw http.ResponseWriter, r *http.Request) {
+	s := w.requireStaff(rw, r, true)
+	if s == nil {
+		return
+	}
+	w.touch(rw, s)
+	if q := strings.TrimSpace(r.URL.Query().Get("user")); q != "" {
+		if events.ValidateID("user", q) != nil {
+			p := w.newPage(rw, r, "title.helpdesk")
+			p.Sess = s
+			p.Error = p.T("err.user")
+			w.render(p, http.StatusBadRequest, "helpdesk")
+			return
+		}
+		redirect(rw, r, Prefix+"helpdesk/t/"+url.PathEscape(s.Tenant)+"/users/"+url.PathEscape(q))
+		return
+	}
+	p := w.newPage(rw, r, "title.helpdesk")
+	p.Sess = s
+	w.render(p, http.StatusOK, "helpdesk")
+}
+
+type helpdeskData struct {
+	Tenant, User   string
+	Known          bool
+	Methods        []methodRow
+	Locked         bool
+	LockedUntil    time.Time
+	Permanent      bool
+	FailedAttempts int
+	RecoveryLeft   int
+	Timeline       []projections.AuditEntry
+	Pass           string
+	PassExpires    time.Time
+	Operator       string
+}
+
+// staffUser checks the tenant and user of a helpdesk route.
+func (w *Web) staffUser(rw http.ResponseWriter, r *http.Request, s *session) (string, bool) {
+	tenant, user := r.PathValue("t"), r.PathValue("u")
+	if tenant != s.Tenant {
+		w.fail(rw, r, http.StatusForbidden, "err.other_tenant", s.Tenant)
+		return "", false
+	}
+	if events.ValidateID("user", user) != nil {
+		w.fail(rw, r, http.StatusBadRequest, "err.user")
+		return "", false
+	}
+	return user, true
+}
+
+func (w *Web) helpdeskUser(rw http.ResponseWriter, r *http.Request) {
+	s := w.requireStaff(rw, r, true)
+	if s == nil {
+		return
+	}
+	user, ok := w.staffUser(rw, r, s)
+	if !ok {
+		return
+	}
+	w.touch(rw, s)
+	d, err := w.helpdeskData(r, s, user)
+	if err != nil {
+		w.failErr(rw, r, err)
+		return
+	}
+	p := w.newPage(rw, r, "title.helpdesk_user")
+	p.Sess = s
+	if k, ok := noticeKeys[r.URL.Query().Get("n")]; ok {
+		p.Notice = p.T(k)
+	}
+	if !d.Known {
+		p.Notice = p.T("msg.no_such_user")
+	}
+	p.Data = d
+	w.render(p, http.StatusOK, "helpdeskuser")
+}
+
+func (w *Web) helpdeskData(r *http.Request, s *session, user string) (*helpdeskData, error) {
+	u, err := w.svc.User(r.Context(), s.Tenant, user)
+	if err != nil {
+		return nil, err
+	}
+	now := w.cfg.Now()
+	d := &helpdeskData{Tenant: s.Tenant, User: user, Known: u.Head.Seq > 0, Locked: u.Lock.Active(now), LockedUntil: u.Lock.Until,
+		Permanent: u.Lock.Permanent, FailedAttempts: u.Failures, Operator: operatorOf(s.Actor)}
+	for _, a := range u.Authenticators {
+		d.Methods = append(d.Methods, methodRow{ID: a.ID, Method: a.Method, Label: a.Label, Status: a.Status, Default: a.ID == u.Default, Created: a.CreatedAt})
+	}
+	for _, c := range u.RecoveryCodes {
+		if !c.Used {
+			d.RecoveryLeft++
+		}
+	}
+	recs, err := w.cfg.Stack.Store.Load(r.Context(), events.Stream{Tenant: s.Tenant, User: user}, events.Head{})
+	if err != nil {
+		return nil, err
+	}
+	var trail projections.AuditTrail
+	for i := range recs {
+		trail.Apply(&recs[i])
+	}
+	// Newest first, the last 100.
+	for i := len(trail.Entries) - 1; i >= 0 && len(d.Timeline) < 100; i-- {
+		d.Timeline = append(d.Timeline, trail.Entries[i])
+	}
+	return d, nil
+}
+
+// operatorOf suggests the operator field: the key's actor.
+func operatorOf(actor string) string { return actor }
+
+// helpdeskAction resets, unlocks or issues a temporary pass, with operator
+// and ticket on record.
+func (w *Web) helpdeskAction(rw http.ResponseWriter, r *http.Request) {
+	nonce, ok := w.checkForm(rw, r)
+	if !ok {
+		return
+	}
+	s := w.requireStaff(rw, r, true)
+	if s == nil {
+		return
+	}
+	user, ok := w.staffUser(rw, r, s)
+	if !ok {
+		return
+	}
+	operator, okO := formValue(r, "operator", maxTicket)
+	ticket, okT := formValue(r, "ticket", maxTicket)
+	problem := func(status int, key string) {
+		d, err := w.helpdeskData(r, s, user)
+		if err != nil {
+			w.failErr(rw, r, err)
+			return
+		}
+		p := w.newPage(rw, r, "title.helpdesk_user")
+		p.Sess = s
+		p.Error = p.T(key)
+		p.Data = d
+		w.render(p, status, "helpdeskuser")
+	}
+	if operator == "" || !okO {
+		problem(http.StatusBadRequest, "err.operator")
+		return
+	}
+	if ticket == "" || !okT {
+		problem(http.StatusBadRequest, "err.ticket")
+		return
+	}
+	hd := engine.Helpdesk{Operator: operator, Ticket: ticket}
+	var cmd engine.Command
+	notice := ""
+	switch r.PathValue("action") {
+	case "reset":
+		cmd = engine.Reset{Helpdesk: &hd, TemporaryPass: r.PostForm.Get("temporary_pass") == "on"}
+		notice = "hd_reset"
+	case "unlock":
+		cmd = engine.Unlock{Operator: operator, Ticket: ticket}
+		notice = "hd_unlocked"
+	case "temporary-pass":
+		cmd = engine.IssueTemporaryPass{Operator: operator, Ticket: ticket}
+	default:
+		w.fail(rw, r, http.StatusNotFound, "err.no_page")
+		return
+	}
+	res, err := w.exec(r.Context(), s.Tenant, user, s.Actor, nonce, cmd)
+	if err != nil {
+		e := vakt.As(err)
+		if e.Code == vakt.CodeInternal {
+			w.log.ErrorContext(r.Context(), "web: helpdesk", "err", err)
+		}
+		problem(statusOf(e.Code), errKey(e.Code))
+		return
+	}
+	base := Prefix + "helpdesk/t/" + url.PathEscape(s.Tenant) + "/users/" + url.PathEscape(user)
+	if res.Duplicate {
+		redirect(rw, r, base+"?n=duplicate")
+		return
+	}
+	if pass := res.Reply.TemporaryPass.Reveal(); pass != "" {
+		d, err := w.helpdeskData(r, s, user)
+		if err != nil {
+			w.failErr(rw, r, err)
+			return
+		}
+		d.Pass, d.PassExpires = pass, res.Reply.ExpiresAt
+		p := w.newPage(rw, r, "title.helpdesk_user")
+		p.Sess = s
+		p.Notice = p.T("msg.hd_pass")
+		p.Data = d
+		w.render(p, http.StatusOK, "helpdeskuser")
+		return
+	}
+	redirect(rw, r, base+"?n="+notice)
+}
+
+func init() {
+	noticeKeys["hd_reset"] = "msg.hd_reset"
+	noticeKeys["hd_unlocked"] = "msg.hd_unlocked"
+}
