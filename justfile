@@ -23,9 +23,13 @@ run *args:
 demo *args:
     go run ./cmd/vakt demo {{args}}
 
-# every test, with the race detector
-test:
+# every test: Go with the race detector (the core module through wazero, the
+# edge guard through http-wasm, the pages in headless Chromium), then the Node
+# and Python hosts on the same module and vectors
+test: wasm
     go test -race -count=1 ./...
+    node --disable-warning=ExperimentalWarning --test hosts/node
+    python3 -m pytest -q hosts/python
 
 # formatting, vet, staticcheck, the wasip1 build of the core, purity, tidy
 check: _staticcheck
@@ -37,6 +41,8 @@ check: _staticcheck
     go vet ./...
     "$(go env GOPATH)/bin/staticcheck" ./...
     GOOS=wasip1 GOARCH=wasm go build {{core_pkgs}}
+    GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o /dev/null ./wasm/core
+    GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o /dev/null ./wasm/edge
     deps=$(GOOS=wasip1 GOARCH=wasm go list -deps {{core_pkgs}} | grep -E '^(github.com/nats-io/|github.com/tetratelabs/wazero|net/http$|net$|os/exec$)' || true)
     if [ -n "$deps" ]; then echo "the pure core depends on I/O packages: $deps"; fail=1; fi
     clock=$(grep -rn --include='*.go' -E 'time\.Now\(|math/rand' {{core_dirs}} | grep -v -e '_test.go' -e '/system.go:' -e '^events/nats/' || true)
@@ -69,6 +75,18 @@ bench-serve *args:
     @go build -o bin/vakt ./cmd/vakt
     ./bin/vakt bench {{args}}
 
+# build the core WebAssembly module into wasm/build/vakt.wasm, twice, and check the bytes are the same (wasm/ABI.md)
+wasm:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    mkdir -p wasm/build
+    build() { GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -buildvcs=false -ldflags=-s -o "$1" ./wasm/core; }
+    build wasm/build/vakt.wasm
+    build wasm/build/vakt.check.wasm
+    if ! cmp -s wasm/build/vakt.wasm wasm/build/vakt.check.wasm; then echo "the module build is not reproducible"; exit 1; fi
+    rm wasm/build/vakt.check.wasm
+    echo "wasm/build/vakt.wasm: $(stat -c %s wasm/build/vakt.wasm) bytes, sha256 $(sha256sum wasm/build/vakt.wasm | cut -c1-16)"
+
 # NATS benchmarks against raw JetStream: appends, loads, replay (BIG_EVENTS, default 1M)
 bench-nats:
     #!/usr/bin/env bash
@@ -98,3 +116,9 @@ fuzz:
 vectors:
     go test ./engine -run TestGenerateVectors -update-vectors
     go test ./engine -run 'TestVectors|TestVectorCoverage'
+
+# build the edge guard (http-wasm middleware) to bin/vakt-edge.wasm; see docs/EDGE.md
+wasm-edge:
+    @mkdir -p bin
+    GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -o bin/vakt-edge.wasm ./wasm/edge
+    @ls -l bin/vakt-edge.wasm

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vaktmfa/vakt/internal/apikeys"
 	vaktapp "github.com/vaktmfa/vakt/internal/app"
+	"github.com/vaktmfa/vakt/internal/web"
 )
 
 // webhookSecretEnv holds the webhook deliverer's signing secret (kept out
@@ -31,8 +32,11 @@ func serveFlags(fs *flag.FlagSet) func(context.Context, *cmdEnv) error {
 	dev := fs.Bool("dev", false, "development: write SMS and e-mail codes to the log in clear (never in production)")
 	webhook := fs.String("webhook-url", "", "deliver SMS and e-mail codes by POSTing them to `url`, signed with $"+webhookSecretEnv)
 	tokenTTL := fs.Duration("token-ttl", 0, "lifetime of session tokens (default 1h)")
+	uiRPs := fs.String("ui-relying-parties", "", "JSON `file` of the relying parties that may send users to the pages under /ui/ with a signed assertion (docs/PAGES.md)")
 	logFormat := fs.String("log-format", "text", "log as `text` or json")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	engineKind := fs.String("engine", "native", "decide with the `native` engine or in the core WebAssembly module (wasm, through wazero)")
+	wasmModule := fs.String("wasm-module", "", "the core module `file` for --engine=wasm (default: build it from the source tree, see just wasm)")
 	return func(ctx context.Context, env *cmdEnv) error {
 		if len(env.args) > 0 {
 			return usagef("unexpected argument %q", env.args[0])
@@ -48,6 +52,10 @@ func serveFlags(fs *flag.FlagSet) func(context.Context, *cmdEnv) error {
 			return usagef("--replicas must be 1 to 5")
 		case *tokenTTL < 0 || *tokenTTL > 24*time.Hour:
 			return usagef("--token-ttl must be at most 24h")
+		case *engineKind != "native" && *engineKind != "wasm":
+			return usagef("--engine must be native or wasm")
+		case *wasmModule != "" && *engineKind != "wasm":
+			return usagef("--wasm-module needs --engine=wasm")
 		}
 		var level slog.Level
 		if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -66,6 +74,15 @@ func serveFlags(fs *flag.FlagSet) func(context.Context, *cmdEnv) error {
 		secret := os.Getenv(webhookSecretEnv)
 		if *webhook != "" && secret == "" {
 			return usagef("--webhook-url needs $%s, the secret that signs its requests", webhookSecretEnv)
+		}
+
+		var pages web.Options
+		if *uiRPs != "" {
+			rps, err := web.LoadRelyingParties(*uiRPs)
+			if err != nil {
+				return usagef("--ui-relying-parties: %v", err)
+			}
+			pages.RelyingParties = rps
 		}
 
 		// Listen first: a taken port fails before anything is opened.
@@ -87,7 +104,7 @@ func serveFlags(fs *flag.FlagSet) func(context.Context, *cmdEnv) error {
 		a, err := vaktapp.Open(ctx, vaktapp.Config{
 			DataDir: *data, NATSURL: *natsURL, NATSCreds: *creds, NATSListen: *listen, Replicas: *replicas,
 			PublicURL: pub, Dev: *dev, WebhookURL: *webhook, WebhookSecret: []byte(secret), TokenTTL: *tokenTTL,
-			Logger: logger,
+			Logger: logger, Web: pages, Engine: *engineKind, WASMModule: *wasmModule,
 		})
 		if err != nil {
 			return err
@@ -111,6 +128,7 @@ func serveFlags(fs *flag.FlagSet) func(context.Context, *cmdEnv) error {
 		}
 		if *dev {
 			fmt.Fprintln(env.stdout, "Development mode: SMS and e-mail codes appear in the log.")
+			fmt.Fprintf(env.stdout, "Development login for the pages (anyone as anyone): %s/ui/dev\n", pub)
 		}
 		fmt.Fprintln(env.stdout, "Press Ctrl-C to stop.")
 		logger.Info("serving", "addr", ln.Addr().String(), "public_url", pub)

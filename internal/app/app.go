@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/vaktmfa/vakt"
+	wazerohost "github.com/vaktmfa/vakt/hosts/wazero"
 	"github.com/vaktmfa/vakt/internal/apikeys"
 	"github.com/vaktmfa/vakt/internal/delivery"
 	"github.com/vaktmfa/vakt/internal/metrics"
@@ -29,6 +30,7 @@ import (
 	"github.com/vaktmfa/vakt/internal/server"
 	"github.com/vaktmfa/vakt/internal/stack"
 	"github.com/vaktmfa/vakt/internal/tokens"
+	"github.com/vaktmfa/vakt/internal/web"
 )
 
 // OpenAPI is the API's description, served at /openapi.json.
@@ -56,6 +58,19 @@ type Config struct {
 	TokenTTL time.Duration
 	// Logger (default: discard).
 	Logger *slog.Logger
+	// Engine is "native" (the default, also "") or "wasm": every decision
+	// then runs in the core WebAssembly module through hosts/wazero.
+	Engine string
+	// WASMModule is the core module's path for Engine "wasm"; empty builds
+	// it from the source tree that holds the working directory
+	// (internal/wasmbuild).
+	WASMModule string
+	// WASMCacheDir keeps wazero's compiled code (default: the user's cache
+	// directory, vakt/wasm/compiled).
+	WASMCacheDir string
+	// Web configures the pages under /ui/ (internal/web); Dev turns on
+	// their development login too.
+	Web web.Options
 
 	// Tests and benchmarks only.
 	NoSync    bool
@@ -74,6 +89,7 @@ type App struct {
 	Queue   *delivery.Queue
 	Metrics *metrics.Registry
 	Server  *server.Server
+	Web     *web.Web
 	// AdminKey is the admin key's secret and AdminKeyCreated whether it was
 	// made just now (print it once).
 	AdminKey        string
@@ -81,6 +97,7 @@ type App struct {
 
 	log     *slog.Logger
 	handler http.Handler
+	wasm    *wazerohost.Host // Engine "wasm"
 }
 
 // Open starts everything but the listener. On error, what was opened is
@@ -140,6 +157,9 @@ func Open(ctx context.Context, cfg Config) (a *App, err error) {
 		m.deliveryFailures.With(msg.Method).Inc()
 		cfg.Logger.Error("code not delivered", "message", msg, "err", err)
 	})
+	if err := a.useEngine(ctx, cfg); err != nil {
+		return nil, err
+	}
 	// Appends are timed where they happen.
 	a.Stack.Service.Store = timedStore{Store: a.Stack.Service.Store, h: m.appendLatency}
 
@@ -159,7 +179,22 @@ func Open(ctx context.Context, cfg Config) (a *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a.handler = a.Server.Handler()
+	wopts := cfg.Web
+	wopts.DevLogin = wopts.DevLogin || cfg.Dev
+	a.Web, err = web.New(web.Config{
+		Options: wopts, Stack: a.Stack, Access: access{a.Keys}, Tokens: issuer{a.Tokens, ttl, cfg.Now},
+		Deliverer: queue{a.Queue}, Pusher: push.Conn{NC: a.Stack.NATS.Conn}, PublicURL: cfg.PublicURL,
+		Secret: a.Stack.Master, Logger: cfg.Logger, Now: cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The pages live beside the API, not in it: Routes() and openapi.json
+	// describe the API alone.
+	mux := http.NewServeMux()
+	mux.Handle(web.Prefix, a.Web)
+	mux.Handle("/", a.Server.Handler())
+	a.handler = mux
 	return a, nil
 }
 
@@ -218,6 +253,9 @@ func (a *App) Close(ctx context.Context) error {
 	}
 	if a.Stack != nil {
 		errs = append(errs, a.Stack.Close())
+	}
+	if a.wasm != nil {
+		errs = append(errs, a.wasm.Close(ctx))
 	}
 	return errors.Join(errs...)
 }
