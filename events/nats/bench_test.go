@@ -100,12 +100,34 @@ func BenchmarkAppendDurable(b *testing.B) {
 		commandsPerSec(b, ops)
 	})
 
+	// The same committer that always writes a group of more than one
+	// append as an atomic batch (PipelineMax -1), to see where publishes in
+	// flight together stop paying.
+	batched, err := natsstore.Open(ctx, n.JetStream, natsstore.Options{PipelineMax: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer batched.Close()
+
 	// Many concurrent commands for different users: group commit against
 	// raw atomic batches of 100 messages published back to back.
-	for _, writers := range []int{64, 256} {
-		b.Run(fmt.Sprintf("group-%d/vakt", writers), func(b *testing.B) {
+	type run struct {
+		name    string
+		writers int
+		store   *natsstore.Store
+	}
+	var runs []run
+	for _, writers := range []int{4, 16, 64} {
+		runs = append(runs, run{fmt.Sprintf("group-%d/vakt-batched", writers), writers, batched})
+	}
+	for _, writers := range []int{4, 16, 64, 256} {
+		runs = append(runs, run{fmt.Sprintf("group-%d/vakt", writers), writers, store})
+	}
+	for _, r := range runs {
+		writers, store := r.writers, r.store
+		b.Run(r.name, func(b *testing.B) {
 			var ops atomic.Int64
-			b.SetParallelism(writers / max(1, runtimeProcs()))
+			b.SetParallelism(max(1, writers/max(1, runtimeProcs())))
 			before := store.Stats()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {

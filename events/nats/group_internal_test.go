@@ -169,6 +169,78 @@ func TestGroupConflictIsolated(t *testing.T) {
 	}
 }
 
+// TestGroupPipelined: a small group of one-event appends goes out as
+// publishes in flight together, not as an atomic batch; a stale append and a
+// retried command in it fail or are recognised alone.
+func TestGroupPipelined(t *testing.T) {
+	n := natstest.Start(t)
+	ctx := context.Background()
+	a, err := Open(ctx, n.JetStream, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	stale := events.Stream{Tenant: "t", User: "stale"}
+	if _, err := a.Append(ctx, stale, events.Head{}, build(t, stale, events.Head{}, "first", 1)); err != nil {
+		t.Fatal(err)
+	}
+	retried := events.Stream{Tenant: "t", User: "retried"}
+	first, err := a.Append(ctx, retried, events.Head{}, build(t, retried, events.Head{}, "once", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := a.Stats()
+
+	release := a.HoldCommits()
+	const good = 4 // + the held one's neighbours: 6 appends, under PipelineMax
+	results := make([]result, good+2)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var r events.AppendResult
+			var err error
+			switch i {
+			case good:
+				r, err = a.Append(ctx, stale, events.Head{}, build(t, stale, events.Head{}, "late", 1))
+			case good + 1:
+				r, err = a.Append(ctx, retried, events.Head{}, build(t, retried, events.Head{}, "once", 1))
+			default:
+				st := events.Stream{Tenant: "t", User: fmt.Sprint("p", i)}
+				r, err = a.Append(ctx, st, events.Head{}, build(t, st, events.Head{}, fmt.Sprint("p", i), 1))
+			}
+			results[i] = result{r, err}
+		}()
+	}
+	waitQueued(t, a, len(results)-1)
+	release()
+	wg.Wait()
+	for i := 0; i < good; i++ {
+		if r := results[i]; r.err != nil || len(r.res.Records) != 1 || r.res.Records[0].Position == 0 {
+			t.Fatalf("append %d: %+v %v", i, r.res, r.err)
+		}
+	}
+	if vakt.CodeOf(results[good].err) != vakt.CodeConflict {
+		t.Fatalf("stale append: %v, want conflict", results[good].err)
+	}
+	if r := results[good+1]; r.err != nil || !r.res.Duplicate || r.res.Records[0].Hash != first.Records[0].Hash {
+		t.Fatalf("retried command: %+v %v, want the first attempt's event as a duplicate", r.res, r.err)
+	}
+	st := a.Stats()
+	if st.Batches != before.Batches || st.Pipelined-before.Pipelined < 1 || st.Fallbacks != before.Fallbacks {
+		t.Fatalf("stats %+v (before %+v): want the group pipelined, no batch", st, before)
+	}
+	// What each append reported is where the stream holds it.
+	for i := 0; i < good; i++ {
+		st := events.Stream{Tenant: "t", User: fmt.Sprint("p", i)}
+		got, err := a.Load(ctx, st, events.Head{})
+		if err != nil || len(got) != 1 || got[0].Position != results[i].res.Records[0].Position {
+			t.Fatalf("user p%d: %v %v, reported %d", i, got, err, results[i].res.Records[0].Position)
+		}
+	}
+}
+
 // Two appends for one user expecting the same head in one group: the first
 // wins at once, the second is a conflict without a round trip.
 func TestGroupSameSubject(t *testing.T) {
