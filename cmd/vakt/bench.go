@@ -159,6 +159,7 @@ type benchStore struct {
 	Appends          int64   `json:"appends"`
 	Commits          int64   `json:"commits"`
 	Batches          int64   `json:"atomic_batches"`
+	Pipelined        int64   `json:"pipelined"`
 	AppendsPerCommit float64 `json:"appends_per_commit"`
 	CommitsPerSecond float64 `json:"commits_per_s"`
 }
@@ -311,7 +312,7 @@ func runBench(ctx context.Context, env *cmdEnv, o benchOpts) (err error) {
 	end := time.Now()
 	if storeStats != nil {
 		after := storeStats()
-		st := &benchStore{Appends: after.Appends - before.Appends, Commits: after.Groups - before.Groups, Batches: after.Batches - before.Batches}
+		st := &benchStore{Appends: after.Appends - before.Appends, Commits: after.Groups - before.Groups, Batches: after.Batches - before.Batches, Pipelined: after.Pipelined - before.Pipelined}
 		if st.Commits > 0 {
 			st.AppendsPerCommit = float64(st.Appends) / float64(st.Commits)
 		}
@@ -710,8 +711,8 @@ func writeBenchText(w io.Writer, r *benchResult) {
 	}
 	t := r.Target
 	if st := r.Store; st != nil {
-		fmt.Fprintf(w, "\nstore:    %d appends in %d commits (%.0f/s, %d atomic batches): %.1f appends per commit\n",
-			st.Appends, st.Commits, st.CommitsPerSecond, st.Batches, st.AppendsPerCommit)
+		fmt.Fprintf(w, "\nstore:    %d appends in %d commits (%.0f/s; %d atomic batches, %d pipelined): %.1f appends per commit\n",
+			st.Appends, st.Commits, st.CommitsPerSecond, st.Batches, st.Pipelined, st.AppendsPerCommit)
 	}
 	fmt.Fprintf(w, "\ntarget:   %.0f sign-ins/s with a sign-in p99 under %.0f ms\n", t.Rate, t.P99)
 	fmt.Fprintf(w, "  throughput %8.0f/s  = %.2fx the target  %s\n", r.Rate, t.RateRatio, met(t.RateMet))

@@ -75,6 +75,9 @@ func newMeters(st *stack.Stack) *meters {
 	reg.CounterFunc("vakt_store_batches_total", "Commits written as JetStream atomic batches.", func() float64 {
 		return float64(st.Store.Stats().Batches)
 	})
+	reg.CounterFunc("vakt_store_pipelined_total", "Commits written as one-event publishes in flight together.", func() float64 {
+		return float64(st.Store.Stats().Pipelined)
+	})
 	return m
 }
 
