@@ -184,7 +184,7 @@ func Open(ctx context.Context, cfg Config) (a *App, err error) {
 	a.Web, err = web.New(web.Config{
 		Options: wopts, Stack: a.Stack, Access: access{a.Keys}, Tokens: issuer{a.Tokens, ttl, cfg.Now},
 		Deliverer: queue{a.Queue}, Pusher: push.Conn{NC: a.Stack.NATS.Conn}, PublicURL: cfg.PublicURL,
-		Secret: a.Stack.Master, Logger: cfg.Logger, Now: cfg.Now,
+		Secret: a.Stack.Master, Logger: cfg.Logger, Metrics: m, Now: cfg.Now,
 	})
 	if err != nil {
 		return nil, err

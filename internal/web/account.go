@@ -456,7 +456,7 @@ func (w *Web) accountProblem(rw http.ResponseWriter, r *http.Request, s *session
 func (w *Web) accountErr(rw http.ResponseWriter, r *http.Request, s *session, err error) {
 	e := vakt.As(err)
 	if e.Code == vakt.CodeInternal {
-		w.log.ErrorContext(r.Context(), "web: internal error", "path", r.URL.Path, "err", err)
+		w.log.ErrorContext(r.Context(), "web: internal error", "route", routeOf(r), "err", err)
 	}
 	w.accountProblem(rw, r, s, errKey(e.Code))
 }

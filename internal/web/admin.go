@@ -30,7 +30,9 @@ type dayRow struct {
 	Day          string
 	Enrolments   []int // by Methods
 	Succeeded    int
-	Failed       int // denied + fraud + expired
+	Denied       int
+	Fraud        int // challenges ended by a fraud report
+	Expired      int
 	Lockouts     int
 	FraudReports int
 }
@@ -81,11 +83,12 @@ func buildDash(p *page, st projections.TenantStats, now time.Time) *dashData {
 		d.Methods = append(d.Methods, m)
 	}
 	slices.Sort(d.Methods)
-	var enrol [][]int
-	var ok, failed, locks, fraud []int
+	var enrol, outcomes [][]int
+	var locks, fraud []int
 	for _, day := range d.Days {
 		ds := st.Daily[day]
-		row := dayRow{Day: day, Succeeded: ds.Challenges.Succeeded, Failed: ds.Challenges.Denied + ds.Challenges.FraudReported + ds.Challenges.Expired,
+		c := ds.Challenges
+		row := dayRow{Day: day, Succeeded: c.Succeeded, Denied: c.Denied, Fraud: c.FraudReported, Expired: c.Expired,
 			Lockouts: ds.Lockouts, FraudReports: ds.FraudReports}
 		var e []int
 		for _, m := range d.Methods {
@@ -94,23 +97,24 @@ func buildDash(p *page, st projections.TenantStats, now time.Time) *dashData {
 		row.Enrolments = e
 		d.Rows = append(d.Rows, row)
 		enrol = append(enrol, e)
-		ok, failed = append(ok, row.Succeeded), append(failed, row.Failed)
+		outcomes = append(outcomes, []int{row.Succeeded, row.Denied, row.Fraud, row.Expired})
 		locks, fraud = append(locks, row.Lockouts), append(fraud, row.FraudReports)
 	}
 	labels := make([]string, len(d.Methods))
 	for i, m := range d.Methods {
 		labels[i] = p.T("method." + m)
 	}
-	d.Enrolments = stackedBars(p.T("chart.enrolments"), d.Days, labels, enrol)
-	pairs := make([][]int, len(d.Days))
-	for i := range d.Days {
-		pairs[i] = []int{ok[i], failed[i]}
-	}
-	d.Outcomes = stackedBars(p.T("chart.outcomes"), d.Days, []string{p.T("chart.succeeded"), p.T("chart.failed")}, pairs)
-	d.Lockouts = stackedBars(p.T("chart.lockouts"), d.Days, []string{p.T("chart.lockouts_series")}, column(locks))
-	d.Fraud = stackedBars(p.T("chart.fraud"), d.Days, []string{p.T("chart.fraud_series")}, column(fraud))
+	d.Enrolments = stackedBars(p.T("chart.enrolments"), d.Days, d.Methods, labels, enrol)
+	d.Outcomes = stackedBars(p.T("chart.outcomes"), d.Days, outcomeSeries,
+		[]string{p.T("chart.succeeded"), p.T("chart.denied"), p.T("chart.fraud_ended"), p.T("chart.expired")}, outcomes)
+	d.Lockouts = stackedBars(p.T("chart.lockouts"), d.Days, []string{"lockouts"}, []string{p.T("chart.lockouts_series")}, column(locks))
+	d.Fraud = stackedBars(p.T("chart.fraud"), d.Days, []string{"fraud_reports"}, []string{p.T("chart.fraud_series")}, column(fraud))
 	return d
 }
+
+// outcomeSeries name the outcome chart's series in its data-series
+// attributes (the engine's outcome names).
+var outcomeSeries = []string{"succeeded", "denied", "fraud_reported", "expired"}
 
 func column(v []int) [][]int {
 	out := make([][]int, len(v))
@@ -125,8 +129,10 @@ func column(v []int) [][]int {
 var palette = []string{"#1f5fa8", "#b3261e", "#2e7d32", "#6a3d9a", "#8a5a00", "#00695c", "#444444"}
 
 // stackedBars draws one bar per day, stacked by series, as an SVG with a
-// title and description; values[i][j] is day i, series j.
-func stackedBars(title string, days, series []string, values [][]int) template.HTML {
+// title; values[i][j] is day i, series j. keys are the series' stable names:
+// every bar segment carries data-day, data-series (a key) and data-value,
+// so that a test (or a script) reads the figures without parsing text.
+func stackedBars(title string, days, keys, series []string, values [][]int) template.HTML {
 	const w, h, left, bottom, top = 560.0, 200.0, 36.0, 28.0, 10.0
 	maxV := 1
 	for _, row := range values {
@@ -156,8 +162,8 @@ func stackedBars(title string, days, series []string, values [][]int) template.H
 			}
 			bh := plotH * float64(v) / float64(maxV)
 			y -= bh
-			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s %s: %d</title></rect>`,
-				x, y, slot*0.7, bh, palette[j%len(palette)], esc(days[i]), esc(series[j]), v)
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s" data-day="%s" data-series="%s" data-value="%d"><title>%s %s: %d</title></rect>`,
+				x, y, slot*0.7, bh, palette[j%len(palette)], esc(days[i]), esc(keys[j]), v, esc(days[i]), esc(series[j]), v)
 		}
 		if i%2 == 0 {
 			fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" font-size="10" fill="#222">%s</text>`, x, h-bottom+14, esc(days[i][5:]))

@@ -33,6 +33,9 @@ type RelyingParty struct {
 	// matches a URL with the same scheme and host and a path equal to the
 	// entry's, or under it when the entry's path ends in "/".
 	ReturnURLs []string `json:"return_urls"`
+	// StepUp, if set, lets the edge guard in front of the party send
+	// people to /ui/step-up with a return_to among ReturnURLs.
+	StepUp *StepUp `json:"step_up,omitempty"`
 }
 
 func (rp *RelyingParty) validate() error {
@@ -57,6 +60,9 @@ func (rp *RelyingParty) validate() error {
 		if err != nil || !safeScheme(p) || p.Host == "" || p.User != nil || p.Fragment != "" {
 			return vakt.Errorf(vakt.CodeInvalidArgument, "relying party %q: return url %q must be https (http only on loopback), with a host and no user or fragment", rp.ID, u)
 		}
+	}
+	if rp.StepUp != nil {
+		return rp.StepUp.validate(rp)
 	}
 	return nil
 }
@@ -103,7 +109,9 @@ func (rp *RelyingParty) allowedReturn(target string) bool {
 	if err != nil || !safeScheme(t) || t.User != nil || t.Fragment != "" || t.Host == "" || t.Opaque != "" {
 		return false
 	}
-	if strings.Contains(t.EscapedPath(), "..") {
+	// Dot segments, also escaped (%2e%2e, which a browser resolves too),
+	// would climb out of an allowed path.
+	if strings.Contains(t.EscapedPath(), "..") || strings.Contains(t.Path, "..") {
 		return false
 	}
 	for _, a := range rp.ReturnURLs {

@@ -168,7 +168,9 @@ func requireTools(t *testing.T) (chromium, axe string) {
 	return chromium, string(b)
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv starts Vakt and a browser; opts change the app's configuration
+// before it opens.
+func newEnv(t *testing.T, opts ...func(*vaktapp.Config)) *env {
 	t.Helper()
 	chromium, axe := requireTools(t)
 	e := &env{t: t, clock: &testClock{}, box: &outbox{}, axe: axe}
@@ -200,13 +202,17 @@ func newEnv(t *testing.T) *env {
 	e.url = "http://" + ln.Addr().String()
 	t.Setenv("VAKT_API_KEY", "")
 	os.Unsetenv("VAKT_API_KEY")
-	e.app, err = vaktapp.Open(context.Background(), vaktapp.Config{
+	cfg := vaktapp.Config{
 		DataDir: t.TempDir(), PublicURL: e.url, NoSync: true, Now: e.clock.Now, Deliverer: e.box, Dev: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Web: web.Options{RelyingParties: []web.RelyingParty{{
 			ID: e.rp.id, Tenant: "uio.no", PublicKey: priv.Public().(ed25519.PublicKey), ReturnURLs: []string{e.rp.callback()},
 		}}},
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.app, err = vaktapp.Open(context.Background(), cfg)
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)
@@ -226,7 +232,7 @@ func newEnv(t *testing.T) *env {
 	})
 
 	// The browser.
-	opts := []chromedp.ExecAllocatorOption{
+	bopts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium),
 		chromedp.Flag("headless", true),
 		chromedp.Flag("no-sandbox", true),
@@ -242,7 +248,7 @@ func newEnv(t *testing.T) *env {
 		chromedp.WindowSize(1100, 900),
 		chromedp.UserDataDir(t.TempDir()),
 	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), bopts...)
 	e.alloc = alloc
 	ctx, cancelCtx := chromedp.NewContext(alloc)
 	t.Cleanup(func() { cancelCtx(); cancelAlloc() })

@@ -3,6 +3,8 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +44,20 @@ func (w *Web) staffLogin(rw http.ResponseWriter, r *http.Request) {
 		problem(http.StatusUnauthorized, "err.key_invalid")
 		return
 	}
+	// A key of no one tenant (the admin key) picks one: typed here and
+	// checked against the tenants the server knows, or from the picker.
+	anyTenant := c.Tenant() == ""
+	if tenant == "" && anyTenant {
+		s := session{Kind: kindStaff, Actor: c.Actor(), Via: "key", AnyTenant: true}
+		s.Helpdesk, s.Stats = staffCaps(c, probeTenant)
+		if !s.Helpdesk && !s.Stats {
+			problem(http.StatusForbidden, "err.key_scope")
+			return
+		}
+		w.startSession(rw, s)
+		redirect(rw, r, Prefix+"helpdesk/tenant")
+		return
+	}
 	if tenant == "" {
 		tenant = c.Tenant()
 	}
@@ -49,8 +65,21 @@ func (w *Web) staffLogin(rw http.ResponseWriter, r *http.Request) {
 		problem(http.StatusBadRequest, "err.tenant")
 		return
 	}
-	s := session{Kind: kindStaff, Tenant: tenant, Actor: c.Actor(), Via: "key",
-		Helpdesk: c.Can(server.ActHelpdesk, tenant) && c.Can(server.ActAudit, tenant), Stats: c.Can(server.ActStats, tenant)}
+	if anyTenant {
+		known, err := w.knownTenants(r)
+		if err != nil {
+			w.failErr(rw, r, err)
+			return
+		}
+		if !slices.Contains(known, tenant) {
+			p := w.newPage(rw, r, "title.staff_login")
+			p.Error = p.T("err.tenant_unknown", tenant)
+			w.render(p, http.StatusBadRequest, "stafflogin")
+			return
+		}
+	}
+	s := session{Kind: kindStaff, Tenant: tenant, Actor: c.Actor(), Via: "key", AnyTenant: anyTenant}
+	s.Helpdesk, s.Stats = staffCaps(c, tenant)
 	if !s.Helpdesk && !s.Stats {
 		problem(http.StatusForbidden, "err.key_scope")
 		return
@@ -63,11 +92,129 @@ func (w *Web) staffLogin(rw http.ResponseWriter, r *http.Request) {
 	redirect(rw, r, Prefix+"admin")
 }
 
+// probeTenant stands for "every tenant" when asking what a key of no one
+// tenant may do (only the admin key is such a key, and it may do all).
+const probeTenant = "any.tenant.example"
+
+// staffCaps is what a key may do in the console for tenant: the helpdesk
+// (actions and the audit timeline) and the dashboard.
+func staffCaps(c server.Caller, tenant string) (helpdesk, stats bool) {
+	return c.Can(server.ActHelpdesk, tenant) && c.Can(server.ActAudit, tenant), c.Can(server.ActStats, tenant)
+}
+
+// maxTenants bounds the picker's list.
+const maxTenants = 1000
+
+// knownTenants lists the tenants with statistics (every tenant that has
+// had an event), sorted, at most maxTenants.
+func (w *Web) knownTenants(r *http.Request) ([]string, error) {
+	keys, err := w.cfg.Stack.Views.Views().Keys(r.Context(), projections.NameTenantStats)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, k := range keys {
+		if k.Tenant != "" && !slices.Contains(out, k.Tenant) {
+			out = append(out, k.Tenant)
+		}
+	}
+	slices.Sort(out)
+	return out[:min(len(out), maxTenants)], nil
+}
+
+type pickData struct {
+	Tenants []string
+	Current string
+}
+
+// tenantPicker lets a session of the admin key choose the tenant to work
+// on, from the tenants the server knows.
+func (w *Web) tenantPicker(rw http.ResponseWriter, r *http.Request) {
+	s := w.requireStaffSession(rw, r)
+	if s == nil {
+		return
+	}
+	if !s.AnyTenant {
+		w.fail(rw, r, http.StatusForbidden, "err.one_tenant", s.Tenant)
+		return
+	}
+	w.touch(rw, s)
+	w.renderPicker(rw, r, s, "", http.StatusOK)
+}
+
+func (w *Web) renderPicker(rw http.ResponseWriter, r *http.Request, s *session, errKey string, status int, args ...any) {
+	known, err := w.knownTenants(r)
+	if err != nil {
+		w.failErr(rw, r, err)
+		return
+	}
+	p := w.newPage(rw, r, "title.pick_tenant")
+	p.Sess = s
+	if errKey != "" {
+		p.Error = p.T(errKey, args...)
+	}
+	p.Data = &pickData{Tenants: known, Current: s.Tenant}
+	w.render(p, status, "picktenant")
+}
+
+func (w *Web) pickTenant(rw http.ResponseWriter, r *http.Request) {
+	if _, ok := w.checkForm(rw, r); !ok {
+		return
+	}
+	s := w.requireStaffSession(rw, r)
+	if s == nil {
+		return
+	}
+	if !s.AnyTenant {
+		w.fail(rw, r, http.StatusForbidden, "err.one_tenant", s.Tenant)
+		return
+	}
+	tenant, ok := formValue(r, "tenant", events.MaxIDLen)
+	if tenant == "" || !ok || events.ValidateID("tenant", tenant) != nil {
+		w.renderPicker(rw, r, s, "err.tenant", http.StatusBadRequest)
+		return
+	}
+	known, err := w.knownTenants(r)
+	if err != nil {
+		w.failErr(rw, r, err)
+		return
+	}
+	if !slices.Contains(known, tenant) {
+		w.renderPicker(rw, r, s, "err.tenant_unknown", http.StatusBadRequest, tenant)
+		return
+	}
+	ns := *s
+	ns.Tenant = tenant
+	w.startSession(rw, ns)
+	if ns.Helpdesk {
+		redirect(rw, r, Prefix+"helpdesk")
+		return
+	}
+	redirect(rw, r, Prefix+"admin")
+}
+
+// requireStaffSession is the request's staff session, with or without a
+// tenant picked.
+func (w *Web) requireStaffSession(rw http.ResponseWriter, r *http.Request) *session {
+	s := w.sessionOf(r)
+	switch {
+	case s != nil && s.Kind == kindStaff:
+		return s
+	case s == nil && w.sessionExpired(r):
+		w.fail(rw, r, http.StatusUnauthorized, "err.session_expired_staff")
+	default:
+		w.fail(rw, r, http.StatusUnauthorized, "err.staff_login_needed")
+	}
+	return nil
+}
+
 // requireStaff is the request's staff session, or answers with why there
-// is none.
+// is none. A session of the admin key without a tenant goes to the picker.
 func (w *Web) requireStaff(rw http.ResponseWriter, r *http.Request, helpdesk bool) *session {
 	s := w.sessionOf(r)
 	switch {
+	case s != nil && s.Kind == kindStaff && s.Tenant == "":
+		redirect(rw, r, Prefix+"helpdesk/tenant")
 	case s != nil && s.Kind == kindStaff && (s.Helpdesk || !helpdesk):
 		return s
 	case s != nil && s.Kind == kindStaff:
@@ -189,6 +336,13 @@ func (w *Web) helpdeskData(r *http.Request, s *session, user string) (*helpdeskD
 	return d, nil
 }
 
+// helpdeskActor is the actor of a helpdesk command whose event has no
+// operator or ticket field: the key's actor with both (at most
+// events.MaxIDLen bytes; the caller checks).
+func helpdeskActor(keyActor, operator, ticket string) string {
+	return keyActor + " operator=" + strconv.Quote(operator) + " ticket=" + strconv.Quote(ticket)
+}
+
 // operatorOf suggests the operator field: the key's actor.
 func operatorOf(actor string) string { return actor }
 
@@ -231,6 +385,7 @@ func (w *Web) helpdeskAction(rw http.ResponseWriter, r *http.Request) {
 	}
 	hd := engine.Helpdesk{Operator: operator, Ticket: ticket}
 	var cmd engine.Command
+	actor := s.Actor
 	notice := ""
 	switch r.PathValue("action") {
 	case "reset":
@@ -241,11 +396,31 @@ func (w *Web) helpdeskAction(rw http.ResponseWriter, r *http.Request) {
 		notice = "hd_unlocked"
 	case "temporary-pass":
 		cmd = engine.IssueTemporaryPass{Operator: operator, Ticket: ticket}
+	case "remove":
+		// One method. The engine's removal carries no ticket, so the
+		// operator and ticket go on record in the event's actor.
+		id := r.PostForm.Get("id")
+		u, err := w.svc.User(r.Context(), s.Tenant, user)
+		if err != nil {
+			w.failErr(rw, r, err)
+			return
+		}
+		if !events.IsID(id) || u.Authenticator(id) == nil {
+			problem(http.StatusBadRequest, "err.pick_method")
+			return
+		}
+		actor = helpdeskActor(s.Actor, operator, ticket)
+		if len(actor) > events.MaxIDLen {
+			problem(http.StatusBadRequest, "err.ticket_operator_long")
+			return
+		}
+		cmd = engine.RemoveAuthenticator{AuthenticatorID: id}
+		notice = "hd_removed"
 	default:
 		w.fail(rw, r, http.StatusNotFound, "err.no_page")
 		return
 	}
-	res, err := w.exec(r.Context(), s.Tenant, user, s.Actor, nonce, cmd)
+	res, err := w.exec(r.Context(), s.Tenant, user, actor, nonce, cmd)
 	if err != nil {
 		e := vakt.As(err)
 		if e.Code == vakt.CodeInternal {
@@ -279,4 +454,5 @@ func (w *Web) helpdeskAction(rw http.ResponseWriter, r *http.Request) {
 func init() {
 	noticeKeys["hd_reset"] = "msg.hd_reset"
 	noticeKeys["hd_unlocked"] = "msg.hd_unlocked"
+	noticeKeys["hd_removed"] = "msg.removed"
 }

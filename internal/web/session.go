@@ -40,9 +40,13 @@ type session struct {
 	// Via says how the session began: dev, assertion or key.
 	Via string `json:"v"`
 	// Helpdesk and Stats say what a staff session may do.
-	Helpdesk bool  `json:"h,omitempty"`
-	Stats    bool  `json:"st,omitempty"`
-	Exp      int64 `json:"e"`
+	Helpdesk bool `json:"h,omitempty"`
+	Stats    bool `json:"st,omitempty"`
+	// AnyTenant: the key may act for every tenant (the admin key); the
+	// session may switch tenant with the picker (/ui/helpdesk/tenant), and
+	// has no tenant until one is picked.
+	AnyTenant bool  `json:"at,omitempty"`
+	Exp       int64 `json:"e"`
 	// Reset is set after a successful self-service reset, so that the
 	// security info page greets re-enrolment.
 	Reset bool `json:"r,omitempty"`
@@ -61,6 +65,12 @@ type flow struct {
 	// Remember: the person asked to remember the browser before choosing
 	// a push (the success comes from the phone).
 	Remember bool `json:"m,omitempty"`
+	// StepUp: the step of the edge guard's step-up page, which returns
+	// with the party's token cookie and a redirect, asking for ACR within
+	// MaxAge seconds (stepup.go).
+	StepUp bool   `json:"x,omitempty"`
+	ACR    string `json:"acr,omitempty"`
+	MaxAge int64  `json:"ma,omitempty"`
 }
 
 // sign returns base64url(json(v)) "." base64url(hmac), bound to purpose.

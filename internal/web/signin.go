@@ -125,7 +125,7 @@ func (w *Web) signinView(rw http.ResponseWriter, r *http.Request, help bool, err
 		d.Sent = c.Code.Method
 	}
 	for _, a := range pol.Apps {
-		if a.Name == c.App && a.RememberFor > 0 {
+		if a.Name == c.App && a.RememberFor > 0 && !f.StepUp {
 			d.CanRemember, d.RememberDays = true, int(time.Duration(a.RememberFor)/(24*time.Hour))
 		}
 	}
@@ -137,6 +137,13 @@ func (w *Web) signinView(rw http.ResponseWriter, r *http.Request, help bool, err
 		p.Error = p.T(errKey)
 	}
 	p.Data = d
+	if f.StepUp {
+		// A code ends with a redirect to the party, which the form-action
+		// of this page (the form's document) must allow.
+		if t, err := url.Parse(f.ReturnTo); err == nil {
+			p.FormTarget = t.Scheme + "://" + t.Host
+		}
+	}
 	w.render(p, status, "signin")
 }
 
@@ -327,9 +334,13 @@ func (w *Web) finish(rw http.ResponseWriter, r *http.Request, f *flow, rememberT
 		redirect(rw, r, Prefix+"signin")
 		return
 	}
-	tok, _, err := w.cfg.Tokens.Sign(server.Session{User: f.User, Tenant: f.Tenant, ACR: fin.ACR, AMR: fin.AMR, AuthTime: fin.At, App: fin.App, ChallengeID: f.Challenge})
+	tok, exp, err := w.cfg.Tokens.Sign(server.Session{User: f.User, Tenant: f.Tenant, ACR: fin.ACR, AMR: fin.AMR, AuthTime: fin.At, App: fin.App, ChallengeID: f.Challenge})
 	if err != nil {
 		w.failErr(rw, r, err)
+		return
+	}
+	if f.StepUp {
+		w.stepUpFinish(rw, r, f, fin, tok, exp)
 		return
 	}
 	http.SetCookie(rw, w.cookie(cookieFlow, "", -1))

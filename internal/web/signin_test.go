@@ -116,6 +116,9 @@ func TestSignIn(t *testing.T) {
 	}
 	e.approve(dev, tenant, user, ch, n)
 	got = e.rp.received(t, 2)
+	// The page's script carries the browser to the party by itself: let it
+	// arrive before navigating on, or the next visit aborts that load.
+	e.waitURL(e.rp.srv.URL)
 	if c := claimsOf(t, got.Get("token")); c["sub"] != user || got.Get("state") != "st-push" {
 		t.Fatalf("after push: %v %v", got, c)
 	}

@@ -19,6 +19,8 @@ func TestAllowedReturn(t *testing.T) {
 		"https://evil.example/auth/":                           false,
 		"https://user@app.uio.no/auth/":                        false,
 		"https://app.uio.no/auth/../admin":                     false,
+		"https://app.uio.no/auth/%2e%2e/admin":                 false, // escaped dot segments (found by FuzzAllowedReturn)
+		"https://app.uio.no/auth/%2E./admin":                   false,
 		"https://app.uio.no/auth/x#frag":                       false,
 		"//app.uio.no/auth/":                                   false,
 		"javascript:alert(1)":                                  false,

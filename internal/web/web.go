@@ -62,7 +62,10 @@ type Config struct {
 	// derived from (the master key).
 	Secret []byte
 	Logger *slog.Logger
-	Now    func() time.Time
+	// Metrics counts the page requests as the API's (by route pattern and
+	// status) and the events the pages' commands append; nil: none.
+	Metrics server.Metrics
+	Now     func() time.Time
 }
 
 // Web is the pages.
@@ -99,6 +102,11 @@ func New(cfg Config) (*Web, error) {
 		if err := rp.validate(); err != nil {
 			return nil, err
 		}
+		if su := rp.StepUp; su != nil && su.CookieDomain != "" {
+			if h := strings.ToLower(hostOf(cfg.PublicURL)); h != su.CookieDomain && !strings.HasSuffix(h, "."+su.CookieDomain) {
+				return nil, vakt.Errorf(vakt.CodeInvalidArgument, "relying party %q: step_up: the pages' host %q is not under cookie_domain %q, so browsers would refuse the cookie", rp.ID, h, su.CookieDomain)
+			}
+		}
 	}
 	mac := hmac.New(sha256.New, cfg.Secret)
 	mac.Write([]byte("vakt web pages: cookies and forms v1"))
@@ -120,8 +128,59 @@ func New(cfg Config) (*Web, error) {
 	return w, nil
 }
 
-// ServeHTTP serves the pages under Prefix.
+// ServeHTTP serves the pages under Prefix. Every request is counted and
+// logged like the API's: by its route pattern ("GET /ui/helpdesk/t/{t}/users/{u}",
+// never the path, which holds user ids), method, status and time; never a
+// query, a form, a cookie or a header, so no code, token or key.
 func (w *Web) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: rw}
+	defer func() {
+		d := time.Since(start)
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		route := routeOf(r)
+		if w.cfg.Metrics != nil {
+			w.cfg.Metrics.Request(route, status, d)
+		}
+		w.log.InfoContext(r.Context(), "request", "method", r.Method, "route", route, "status", status, "ms", float64(d.Microseconds())/1000)
+	}()
+	w.serve(sw, r)
+}
+
+// routeOf is the pattern of the page route a request matched.
+func routeOf(r *http.Request) string {
+	if r.Pattern == "" {
+		return "unmatched"
+	}
+	return r.Pattern
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (w *Web) serve(rw http.ResponseWriter, r *http.Request) {
 	h := rw.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
@@ -129,7 +188,7 @@ func (w *Web) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", csp(""))
 	defer func() {
 		if p := recover(); p != nil {
-			w.log.ErrorContext(r.Context(), "web: panic", "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			w.log.ErrorContext(r.Context(), "web: panic", "route", routeOf(r), "panic", p, "stack", string(debug.Stack()))
 			http.Error(rw, "internal error", http.StatusInternalServerError)
 		}
 	}()
@@ -172,6 +231,8 @@ func (w *Web) routes() {
 	m.HandleFunc("POST "+Prefix+"account/remove", w.accountRemove)
 	m.HandleFunc("POST "+Prefix+"account/recovery-codes", w.accountRecovery)
 	m.HandleFunc("POST "+Prefix+"account/forget", w.accountForget)
+	m.HandleFunc("GET "+Prefix+"account/enrolment/{id}", w.enrolmentCheck)
+	m.HandleFunc("GET "+Prefix+"account/enrolment/{id}/status", w.enrolmentStatus)
 	// Sign-in step.
 	m.HandleFunc("GET "+Prefix+"signin", w.signin)
 	m.HandleFunc("POST "+Prefix+"signin/method", w.signinMethod)
@@ -179,6 +240,9 @@ func (w *Web) routes() {
 	m.HandleFunc("GET "+Prefix+"signin/status", w.signinStatus)
 	m.HandleFunc("GET "+Prefix+"signin/help", w.signinHelp)
 	m.HandleFunc("GET "+Prefix+"signin/done", w.signinDone)
+	// Step-up for the edge guard.
+	m.HandleFunc("GET "+Prefix+"step-up", w.stepUpPage)
+	m.HandleFunc("POST "+Prefix+"step-up", w.stepUpStart)
 	// Reset.
 	m.HandleFunc("GET "+Prefix+"reset", w.resetPage)
 	m.HandleFunc("POST "+Prefix+"reset/start", w.resetStart)
@@ -188,6 +252,8 @@ func (w *Web) routes() {
 	m.HandleFunc("GET "+Prefix+"helpdesk/login", w.staffLoginPage)
 	m.HandleFunc("POST "+Prefix+"helpdesk/login", w.staffLogin)
 	m.HandleFunc("GET "+Prefix+"helpdesk", w.helpdeskHome)
+	m.HandleFunc("GET "+Prefix+"helpdesk/tenant", w.tenantPicker)
+	m.HandleFunc("POST "+Prefix+"helpdesk/tenant", w.pickTenant)
 	m.HandleFunc("GET "+Prefix+"helpdesk/t/{t}/users/{u}", w.helpdeskUser)
 	m.HandleFunc("POST "+Prefix+"helpdesk/t/{t}/users/{u}/{action}", w.helpdeskAction)
 	m.HandleFunc("GET "+Prefix+"admin", w.dashboard)
@@ -316,7 +382,7 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, status int, key stri
 func (w *Web) failErr(rw http.ResponseWriter, r *http.Request, err error) {
 	e := vakt.As(err)
 	if e.Code == vakt.CodeInternal {
-		w.log.ErrorContext(r.Context(), "web: internal error", "path", r.URL.Path, "err", err)
+		w.log.ErrorContext(r.Context(), "web: internal error", "route", routeOf(r), "err", err)
 	}
 	w.fail(rw, r, statusOf(e.Code), errKey(e.Code))
 }
@@ -358,7 +424,15 @@ func errKey(c vakt.Code) string {
 
 // exec runs a command for a user with the form's idempotency key.
 func (w *Web) exec(ctx context.Context, tenant, user, actor, id string, cmd engine.Command) (engine.Result, error) {
-	return w.svc.Execute(ctx, engine.Request{Tenant: tenant, User: user, Command: cmd, ID: id, Actor: actor})
+	res, err := w.svc.Execute(ctx, engine.Request{Tenant: tenant, User: user, Command: cmd, ID: id, Actor: actor})
+	if w.cfg.Metrics != nil && len(res.Records) > 0 && !res.Duplicate {
+		types := make([]string, len(res.Records))
+		for i, rec := range res.Records {
+			types[i] = rec.Type
+		}
+		w.cfg.Metrics.Events(types)
+	}
+	return res, err
 }
 
 func (w *Web) home(rw http.ResponseWriter, r *http.Request) {

@@ -49,6 +49,28 @@
     setTimeout(poll, 1000);
   }
 
+  // A push enrolment waits for the device: ask now and then whether it
+  // confirmed, and say so in the live region (role=status) when it did.
+  function enrolWait() {
+    var box = document.getElementById("push-status");
+    if (!box || !window.fetch) return;
+    var url = box.getAttribute("data-status");
+    function poll() {
+      fetch(url, { credentials: "same-origin", cache: "no-store" }).then(function (r) { return r.json(); }).then(function (j) {
+        if (j.status === "active") {
+          box.textContent = box.getAttribute("data-active");
+          box.setAttribute("data-state", "active");
+          var check = document.getElementById("push-check");
+          if (check) check.hidden = true;
+          return;
+        }
+        if (j.status === "expired") { box.textContent = box.getAttribute("data-expired"); box.setAttribute("data-state", "expired"); return; }
+        setTimeout(poll, 1500);
+      }).catch(function () { setTimeout(poll, 4000); });
+    }
+    setTimeout(poll, 1000);
+  }
+
   // "Remember this browser" also applies when the person chooses a push.
   function rememberForPush() {
     var box = document.getElementById("remember");
@@ -66,6 +88,6 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    timer(); pushWait(); rememberForPush(); autosubmit();
+    timer(); pushWait(); enrolWait(); rememberForPush(); autosubmit();
   });
 })();
