@@ -880,6 +880,10 @@ func TestServeIdempotentRetries(t *testing.T) {
 	if n := countOf(s.types(tenant, "retry"), "challenge.issued"); n != 1 {
 		t.Fatalf("%d challenges issued for one retried request", n)
 	}
+	metrics := string(s.must(http.StatusOK, "GET", "/metrics", "", nil).body)
+	if v, found := metricValue(metrics, `vakt_events_appended_total{type="challenge.issued"}`); !found || v != 1 {
+		t.Fatalf("the metrics count %v challenge.issued events (found %v) for one retried request", v, found)
+	}
 	s.refused(http.StatusBadRequest, "invalid_argument", "POST", userPath(tenant, "retry")+"/challenges", rp, body, "Idempotency-Key", "bad key")
 	s.refused(http.StatusBadRequest, "invalid_argument", "POST", userPath(tenant, "retry")+"/challenges", rp, body, "Idempotency-Key", strings.Repeat("k", 1000))
 

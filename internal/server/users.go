@@ -17,14 +17,15 @@ import (
 )
 
 // exec runs a command for a user as caller, with the request's idempotency
-// key, and reports appended events to the metrics.
+// key, and reports the events it appended to the metrics.
 func (s *Server) exec(r *http.Request, actor, tenant, user string, cmd engine.Command) (engine.Result, error) {
 	id, err := commandID(r)
 	if err != nil {
 		return engine.Result{}, err
 	}
 	res, err := s.svc.Execute(r.Context(), engine.Request{Tenant: tenant, User: user, Command: cmd, ID: id, Actor: actor})
-	if s.cfg.Metrics != nil && len(res.Records) > 0 {
+	// A retry's records were counted when they were appended.
+	if s.cfg.Metrics != nil && len(res.Records) > 0 && !res.Duplicate {
 		types := make([]string, len(res.Records))
 		for i, rec := range res.Records {
 			types[i] = rec.Type
