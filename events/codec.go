@@ -21,7 +21,7 @@ func Encode(env *Envelope, ev Event) ([]byte, error) {
 	if y := env.Time.UTC().Year(); y < 1 || y > 9999 {
 		return nil, vakt.Errorf(vakt.CodeInvalidArgument, "event time %v is outside the years 1 to 9999", env.Time)
 	}
-	data, err := marshal(ev)
+	data, err := marshalData(ev)
 	if err != nil {
 		return nil, vakt.Errorf(vakt.CodeInternal, "encode %s: %w", ev.EventType(), err)
 	}
@@ -56,7 +56,7 @@ func Encode(env *Envelope, ev Event) ([]byte, error) {
 }
 
 // MarshalData returns the JSON of an event's data exactly as Encode embeds it.
-func MarshalData(ev Event) ([]byte, error) { return marshal(ev) }
+func MarshalData(ev Event) ([]byte, error) { return marshalData(ev) }
 
 // wire is the decoded shape of canonical bytes.
 type wire struct {

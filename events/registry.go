@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/vaktmfa/vakt"
+	"github.com/vaktmfa/vakt/internal/jsonx"
 )
 
 // Upcaster rewrites the JSON data of one schema version into the next one
@@ -47,6 +48,13 @@ func Register[T Event](reg *Registry, version int) {
 		version: version,
 		decode: func(b []byte) (Event, error) {
 			var v T
+			if f, ok := any(&v).(fastDecoder); ok {
+				rd := jsonx.Reader{B: b}
+				if f.parseJSON(&rd) && rd.End() {
+					return v, nil
+				}
+				v = *new(T)
+			}
 			if err := unmarshalOf(b, &v); err != nil {
 				return nil, err
 			}

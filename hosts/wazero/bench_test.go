@@ -30,6 +30,7 @@ import (
 // Decide/<case>/native-abi    the module's request handler run natively (JSON in and out)
 // Decide/<case>/wasm-cached   through wazero, the state kept in the instance (what serve does)
 // Decide/<case>/wasm-full     through wazero, the vector request with every given event
+// .../wasm-nointerrupt         the same with Config.NoInterrupt (no checks for cancellation mid-call)
 // Floor/HMAC|Ed25519/...      the raw crypto floor natively and inside the module
 
 func loadVector(b testing.TB, name string) *enginetest.Vector {
@@ -160,6 +161,7 @@ func check(b testing.TB, answer []byte) {
 func BenchmarkEvolve(b *testing.B) {
 	v := loadVector(b, "push/approve-while-codes-locked")
 	h := open(b, wazerohost.Config{Instances: 1})
+	fast := open(b, wazerohost.Config{Instances: 1, NoInterrupt: true})
 	req, _ := json.Marshal(map[string]any{"op": "evolve", "tenant": v.Tenant, "user": v.User, "given": compactAll(b, v.Given)})
 	b.Run("native", func(b *testing.B) {
 		raws := compactAll(b, v.Given)
@@ -193,12 +195,22 @@ func BenchmarkEvolve(b *testing.B) {
 			check(b, out)
 		}
 	})
+	b.Run("wasm-nointerrupt", func(b *testing.B) {
+		for b.Loop() {
+			out, err := fast.Call(context.Background(), req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			check(b, out)
+		}
+	})
 }
 
 // BenchmarkProject folds the same events into the security info.
 func BenchmarkProject(b *testing.B) {
 	v := loadVector(b, "push/approve-while-codes-locked")
 	h := open(b, wazerohost.Config{Instances: 1})
+	fast := open(b, wazerohost.Config{Instances: 1, NoInterrupt: true})
 	req, _ := json.Marshal(map[string]any{"op": "project", "model": "security_info", "events": compactAll(b, v.Given)})
 	b.Run("native", func(b *testing.B) {
 		raws := compactAll(b, v.Given)
@@ -225,6 +237,15 @@ func BenchmarkProject(b *testing.B) {
 	b.Run("wasm", func(b *testing.B) {
 		for b.Loop() {
 			out, err := h.Call(context.Background(), req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			check(b, out)
+		}
+	})
+	b.Run("wasm-nointerrupt", func(b *testing.B) {
+		for b.Loop() {
+			out, err := fast.Call(context.Background(), req)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -316,6 +337,17 @@ func BenchmarkStart(b *testing.B) {
 			rt.Close(ctx)
 		}
 		b.ReportMetric(float64(len(mod)), "module-bytes")
+	})
+	b.Run("ColdOpen", func(b *testing.B) {
+		// What wazerohost.Open costs with an empty cache: the compile with
+		// its workers (one per CPU), WASI, one instance and the ABI check.
+		for b.Loop() {
+			h, err := wazerohost.Open(ctx, mod, wazerohost.Config{CacheDir: b.TempDir(), Instances: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			h.Close(ctx)
+		}
 	})
 	dir := b.TempDir()
 	warm, _ := wazero.NewCompilationCacheWithDir(dir)

@@ -2,6 +2,7 @@ package wazerohost_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -10,9 +11,17 @@ import (
 )
 
 // module builds the core module from this source tree (once per test
-// binary).
+// binary), or reads the one VAKT_BENCH_MODULE names (to compare two builds
+// in one run of the benchmarks; the conformance tests then run on it too).
 func module(t testing.TB) []byte {
 	t.Helper()
+	if path := os.Getenv("VAKT_BENCH_MODULE"); path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 	b, err := wasmbuild.Module(context.Background())
 	if err != nil {
 		t.Fatal(err)

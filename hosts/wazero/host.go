@@ -10,6 +10,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/vaktmfa/vakt"
@@ -69,8 +70,11 @@ type Config struct {
 	// panic traces before a trap). Default: discarded.
 	Stderr io.Writer
 	// NoInterrupt turns off wazero's WithCloseOnContextDone: a context is
-	// then only checked before a call, not during it. The checks it saves
-	// make guest code about 2-4x faster (BENCHMARKS.md); calls are bounded
+	// then only checked before a call, not during it. With it on, wazero
+	// leaves compiled code for Go at every loop head to look for a closed
+	// module, and a Go guest has a loop in every function, so the checks it
+	// saves make guest code about 2-6x faster (3x on the HMAC floor, 2-3x
+	// on a decision, 6x on the info op; BENCHMARKS.md); calls are bounded
 	// by the 4 MiB request limit, so a host that never cancels mid-call
 	// (a benchmark, a batch job) may prefer it.
 	NoInterrupt bool
@@ -128,7 +132,10 @@ func Open(ctx context.Context, wasm []byte, cfg Config) (h *Host, err error) {
 	if _, err = wasi_snapshot_preview1.Instantiate(ctx, h.rt); err != nil {
 		return nil, fmt.Errorf("wazerohost: WASI: %w", err)
 	}
-	if h.compiled, err = h.rt.CompileModule(ctx, wasm); err != nil {
+	// Compile functions on every CPU: a cold compile of the core module
+	// takes seconds on one (a warm cache skips the compiler altogether).
+	cctx := experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0))
+	if h.compiled, err = h.rt.CompileModule(cctx, wasm); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotModule, err)
 	}
 	for _, imp := range h.compiled.ImportedFunctions() {

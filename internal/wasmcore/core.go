@@ -120,7 +120,7 @@ func (c *Core) Call(req []byte) (out []byte) {
 		return ErrorAnswer(vakt.CodeInvalidArgument, fmt.Sprintf("the request is %d bytes; the limit is %d", len(req), MaxRequest))
 	}
 	var r Request
-	if err := jsonx.Strict(req, &r); err != nil {
+	if err := decodeRequest(req, &r); err != nil {
 		return ErrorAnswer(vakt.CodeInvalidArgument, "the request is not a valid ABI request: "+err.Error())
 	}
 	var ok []byte
@@ -168,13 +168,7 @@ func ErrorAnswer(code vakt.Code, msg string) []byte {
 	return append(b, "}}"...)
 }
 
-func appendJSONString(b []byte, s string) []byte {
-	q, err := jsonx.Marshal(s)
-	if err != nil { // a string always marshals
-		return append(b, `""`...)
-	}
-	return append(b, q...)
-}
+func appendJSONString(b []byte, s string) []byte { return jsonx.AppendString(b, s) }
 
 // ---- state ---------------------------------------------------------------------
 
@@ -246,19 +240,28 @@ func (c *Core) fold(r *Request) (folded, error) {
 		if f.user != nil && r.After != nil {
 			f.user = f.user.Clone()
 		}
-		ver := events.NewVerifier()
-		ver.Trust(stream, head)
-		prev := head.Hash
+		// While the events continue the stream in order, the chain is
+		// checked here with one hash per event; at the first that does not,
+		// a Verifier (trusting what was checked so far) takes over and words
+		// the break, exactly as if it had checked every event.
+		var ver *events.Verifier
+		prev, seq := head.Hash, head.Seq
 		for i, raw := range r.Given {
 			rec, err := decodeEnvelope(raw)
 			if err != nil {
 				return folded{}, invalid("given[%d]: %v", i, vakt.As(err).Message)
 			}
 			rec.Hash = events.ChainHash(prev, rec.Raw)
-			if brk := ver.Check(&rec); brk != nil {
-				return folded{}, invalid("given[%d]: %v", i, brk)
+			if ver == nil && (rec.Seq != seq+1 || rec.Prev != prev || rec.Stream() != stream) {
+				ver = events.NewVerifier()
+				ver.Trust(stream, events.Head{Seq: seq, Hash: prev})
 			}
-			prev = rec.Hash
+			if ver != nil {
+				if brk := ver.Check(&rec); brk != nil {
+					return folded{}, invalid("given[%d]: %v", i, brk)
+				}
+			}
+			prev, seq = rec.Hash, rec.Seq
 			if f.user != nil {
 				err = f.user.Evolve(&rec)
 			} else {
@@ -434,12 +437,10 @@ func appendThen(b []byte, dec engine.Decision, derr error, withReply bool) ([]by
 	}
 	b = append(b, ']')
 	if withReply {
-		r, err := jsonx.Marshal(dec.Reply)
-		if err != nil {
+		var err error
+		if b, err = dec.Reply.AppendJSON(append(b, `,"reply":`...)); err != nil {
 			return nil, err
 		}
-		b = append(b, `,"reply":`...)
-		b = append(b, r...)
 	}
 	if derr != nil {
 		e := vakt.As(derr)
@@ -520,11 +521,20 @@ func (c *Core) project(r *Request) ([]byte, error) {
 }
 
 func (c *Core) info() ([]byte, error) {
-	o, err := jsonx.Marshal(opNames)
-	if err != nil {
-		return nil, err
-	}
-	return fmt.Appendf(nil, `{"abi":%d,"state_version":%d,"max_request":%d,"ops":%s}`, ABIVersion, engine.StateVersion, MaxRequest, o), nil
+	b := []byte(`{"abi":`)
+	b = strconv.AppendInt(b, ABIVersion, 10)
+	b = append(b, `,"state_version":`...)
+	b = strconv.AppendInt(b, engine.StateVersion, 10)
+	b = append(b, `,"max_request":`...)
+	b = strconv.AppendInt(b, MaxRequest, 10)
+	b = append(b, `,"ops":`...)
+	b = jsonx.AppendStrings(b, opNames)
+	return append(b, '}'), nil
+}
+
+// nAnswer is the answer of the bench ops: {"n":n}.
+func nAnswer(n int) []byte {
+	return append(strconv.AppendInt([]byte(`{"n":`), int64(n), 10), '}')
 }
 
 // ---- raw crypto floors -------------------------------------------------------------
@@ -539,7 +549,7 @@ func (c *Core) benchHMAC(n int) ([]byte, error) {
 		c.hmacKey = []byte("12345678901234567890")
 	}
 	HMACFloor(c.hmacKey, n)
-	return fmt.Appendf(nil, `{"n":%d}`, n), nil
+	return nAnswer(n), nil
 }
 
 // HMACFloor computes n times three HMAC-SHA1 over an 8-byte counter with one
@@ -573,7 +583,7 @@ func (c *Core) benchEd25519(n int) ([]byte, error) {
 	if !Ed25519Floor(n) {
 		return nil, vakt.Errorf(vakt.CodeInternal, "ed25519 verification failed")
 	}
-	return fmt.Appendf(nil, `{"n":%d}`, n), nil
+	return nAnswer(n), nil
 }
 
 // Ed25519Floor verifies one push-sized signature n times.
