@@ -236,7 +236,12 @@ func (w *Web) setLang(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(rw, &http.Cookie{Name: cookieLang, Value: lang, Path: Prefix, MaxAge: 365 * 24 * 3600, HttpOnly: true, Secure: w.secure, SameSite: http.SameSiteLaxMode})
-	redirect(rw, r, localPath(r.URL.Query().Get("back")))
+	// Back to the same page, at the switch: the fragment puts focus (or, in
+	// a browser that does not focus a fragment's target, the start of
+	// sequential navigation) on the switch again, so that a keyboard user
+	// goes on from where they were rather than from the top of the page.
+	back, _, _ := strings.Cut(localPath(r.URL.Query().Get("back")), "#")
+	redirect(rw, r, back+"#lang-switch")
 }
 
 // localPath accepts only a path of these pages (no scheme, no host, no
