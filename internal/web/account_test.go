@@ -138,6 +138,35 @@ func TestSecurityInfo(t *testing.T) {
 		t.Fatalf("%d active methods after SMS, want 3: %s", got, e.bodyText(e.ctx))
 	}
 
+	// E-mail: a wrong first code is refused and changes nothing; the right
+	// one, typed as it came, activates the address.
+	e.typeInto("#address-email", "ola.nordmann@uio.no")
+	e.click("#add-email button[type=submit]")
+	e.check("add e-mail")
+	mail := e.box.nth(t, 2)
+	if mail.Method != "email" {
+		t.Fatalf("delivered %+v", mail)
+	}
+	if l := e.text("label[for=code]"); l != "Koden vi sendte deg" {
+		t.Errorf("the code field of an e-mail enrolment is labelled %q", l)
+	}
+	mc := mail.Code.Reveal()
+	wrongMail := "000000"
+	if mc == wrongMail {
+		wrongMail = "111111"
+	}
+	e.typeInto("#code", wrongMail)
+	e.click("#confirm-button")
+	if !strings.Contains(e.text("#error"), "Koden stemmer ikke") || activeCount(e.user(tenant, user)) != 3 {
+		t.Fatalf("a wrong e-mail code: error %q, %d active", e.text("#error"), activeCount(e.user(tenant, user)))
+	}
+	e.check("wrong e-mail code")
+	e.typeInto("#code", mc)
+	e.click("#confirm-button")
+	if got := activeCount(e.user(tenant, user)); got != 4 {
+		t.Fatalf("%d active methods after e-mail, want 4: %s", got, e.bodyText(e.ctx))
+	}
+
 	// Security key with HOTP (RFC 4226 seed): confirm with counter 0.
 	e.click("#kind-hotp")
 	e.typeInto("#secret-key", "GEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ")
@@ -148,8 +177,8 @@ func TestSecurityInfo(t *testing.T) {
 	}
 	e.typeInto("#code", "755 224")
 	e.click("#confirm-button")
-	if got := activeCount(e.user(tenant, user)); got != 4 {
-		t.Fatalf("%d active methods after the key, want 4: %s", got, e.bodyText(e.ctx))
+	if got := activeCount(e.user(tenant, user)); got != 5 {
+		t.Fatalf("%d active methods after the key, want 5: %s", got, e.bodyText(e.ctx))
 	}
 
 	// Push app: the activation link, confirmed by the device.
@@ -157,7 +186,7 @@ func TestSecurityInfo(t *testing.T) {
 	e.check("add push app")
 	e.activate(e.text("#activation-link"))
 	e.visit("/ui/account")
-	if !e.exists("#methods tr[data-method=push]") || activeCount(e.user(tenant, user)) != 5 {
+	if !e.exists("#methods tr[data-method=push]") || activeCount(e.user(tenant, user)) != 6 {
 		t.Fatalf("push not active: %s", e.bodyText(e.ctx))
 	}
 

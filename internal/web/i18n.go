@@ -55,7 +55,7 @@ var catalogue = map[string][2]string{
 	"field.app": {"Tjeneste", "Application"}, "field.label": {"Navn", "Name"},
 	"field.address_sms": {"Mobilnummer", "Mobile number"}, "field.address_email": {"E-postadresse", "E-mail address"},
 	"field.secret": {"Hemmelig nøkkel", "Secret key"}, "field.code": {"Kode", "Code"},
-	"field.code_first": {"Første kode fra appen", "First code from the app"}, "field.code_hotp": {"Koden nøkkelen viser nå", "The code the key shows now"},
+	"field.code_first": {"Første kode fra appen", "First code from the app"}, "field.code_sent": {"Koden vi sendte deg", "The code we sent you"}, "field.code_hotp": {"Koden nøkkelen viser nå", "The code the key shows now"},
 	"field.code_hint": {"Mellomrom spiller ingen rolle.", "Spaces do not matter."}, "field.recovery_code": {"Gjenopprettingskode", "Recovery code"},
 	"field.api_key": {"API-nøkkel", "API key"}, "field.operator": {"Saksbehandler", "Operator"}, "field.ticket": {"Saksnummer", "Ticket"},
 
