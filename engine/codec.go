@@ -168,7 +168,7 @@ func decodeCommandFast(b []byte) (Command, bool) {
 		case "verify_code":
 			var v VerifyCode
 			c = &v
-			return fields(&rd, func(k string) bool {
+			return rd.Fields(func(k string) bool {
 				var ok bool
 				switch k {
 				case "challenge_id":
@@ -183,7 +183,7 @@ func decodeCommandFast(b []byte) (Command, bool) {
 		case "issue_challenge":
 			var v IssueChallenge
 			c = &v
-			return fields(&rd, func(k string) bool {
+			return rd.Fields(func(k string) bool {
 				var ok bool
 				switch k {
 				case "app":
@@ -195,7 +195,7 @@ func decodeCommandFast(b []byte) (Command, bool) {
 				case "remember_token":
 					v.RememberToken, ok = rd.String()
 				case "context":
-					ok = fields(&rd, func(k string) bool {
+					ok = rd.Fields(func(k string) bool {
 						var ok bool
 						switch k {
 						case "application":
@@ -215,7 +215,7 @@ func decodeCommandFast(b []byte) (Command, bool) {
 		case "respond_push":
 			var v RespondPush
 			c = &v
-			return fields(&rd, func(k string) bool {
+			return rd.Fields(func(k string) bool {
 				var ok bool
 				switch k {
 				case "challenge_id":
@@ -241,7 +241,7 @@ func decodeCommandFast(b []byte) (Command, bool) {
 		case "send_code":
 			var v SendCode
 			c = &v
-			return fields(&rd, func(k string) bool {
+			return rd.Fields(func(k string) bool {
 				var ok bool
 				switch k {
 				case "challenge_id":
@@ -254,7 +254,7 @@ func decodeCommandFast(b []byte) (Command, bool) {
 		case "send_push":
 			var v SendPush
 			c = &v
-			return fields(&rd, func(k string) bool {
+			return rd.Fields(func(k string) bool {
 				var ok bool
 				switch k {
 				case "challenge_id":
@@ -283,23 +283,4 @@ func decodeCommandFast(b []byte) (Command, bool) {
 		return *v, true
 	}
 	return nil, false
-}
-
-// fields reads an object whose keys are each read once by f (nulls and
-// repeated keys step aside to the general decoder).
-func fields(rd *jsonx.Reader, f func(key string) bool) bool {
-	var seen []string
-	return rd.Members(func(key []byte) bool {
-		if rd.Peek() == 'n' {
-			return false
-		}
-		k := string(key)
-		for _, s := range seen {
-			if s == k {
-				return false
-			}
-		}
-		seen = append(seen, k)
-		return f(k)
-	})
 }

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vaktmfa/vakt"
+	"github.com/vaktmfa/vakt/internal/jsonx"
 )
 
 // MaxEventSize bounds one stored event. Nothing the engine decides comes near
@@ -27,23 +28,23 @@ func Encode(env *Envelope, ev Event) ([]byte, error) {
 	}
 	b := make([]byte, 0, 256+len(data))
 	b = append(b, `{"id":`...)
-	b = appendString(b, env.ID)
+	b = jsonx.AppendString(b, env.ID)
 	b = append(b, `,"tenant":`...)
-	b = appendString(b, env.Tenant)
+	b = jsonx.AppendString(b, env.Tenant)
 	b = append(b, `,"user":`...)
-	b = appendString(b, env.User)
+	b = jsonx.AppendString(b, env.User)
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, env.Seq, 10)
 	b = append(b, `,"time":"`...)
 	b = env.Time.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","type":`...)
-	b = appendString(b, env.Type)
+	b = jsonx.AppendString(b, env.Type)
 	b = append(b, `,"v":`...)
 	b = strconv.AppendInt(b, int64(env.Version), 10)
 	b = append(b, `,"command":`...)
-	b = appendString(b, env.Command)
+	b = jsonx.AppendString(b, env.Command)
 	b = append(b, `,"actor":`...)
-	b = appendString(b, env.Actor)
+	b = jsonx.AppendString(b, env.Actor)
 	b = append(b, `,"prev":"`...)
 	b = appendHex(b, env.Prev[:])
 	b = append(b, `","data":`...)
@@ -120,60 +121,6 @@ func appendHex(b, src []byte) []byte {
 		b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
 	}
 	return b
-}
-
-// appendString writes s as a JSON string exactly as encoding/json does with
-// HTML escaping on: <, >, &, U+2028 and U+2029 escaped, invalid UTF-8 replaced.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // parseCanonical reads an envelope written by Encode without a general JSON

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/vaktmfa/vakt/internal/jsonx"
 )
 
 // stdString is the reference: encoding/json with its default HTML escaping.
@@ -67,21 +69,21 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 	}
 	for _, s := range cases {
 		want := stdString(t, s)
-		if got := appendString(nil, s); !bytes.Equal(got, want) {
-			t.Fatalf("appendString(%q)\n got  %s\n want %s", s, got, want)
+		if got := jsonx.AppendString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("jsonx.AppendString(%q)\n got  %s\n want %s", s, got, want)
 		}
 	}
 }
 
 func TestAppendStringAppends(t *testing.T) {
-	got := appendString([]byte(`{"k":`), "v<")
+	got := jsonx.AppendString([]byte(`{"k":`), "v<")
 	if string(got) != `{"k":"v\u003c"` {
 		t.Errorf("got %s", got)
 	}
 	// The result always reads back as valid UTF-8 JSON.
 	for _, s := range trickyPieces {
 		var back string
-		if err := json.Unmarshal(appendString(nil, s), &back); err != nil {
+		if err := json.Unmarshal(jsonx.AppendString(nil, s), &back); err != nil {
 			t.Errorf("%q: %v", s, err)
 		}
 		if !utf8.ValidString(back) {
@@ -95,8 +97,8 @@ func FuzzAppendString(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := appendString(nil, s), stdString(t, s); !bytes.Equal(got, want) {
-			t.Fatalf("appendString(%q)\n got  %s\n want %s", s, got, want)
+		if got, want := jsonx.AppendString(nil, s), stdString(t, s); !bytes.Equal(got, want) {
+			t.Fatalf("jsonx.AppendString(%q)\n got  %s\n want %s", s, got, want)
 		}
 	})
 }

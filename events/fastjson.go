@@ -145,21 +145,6 @@ type fastDecoder interface {
 // fields reads an object whose members f reads; f returns the member's bit
 // (0: unknown key) and whether it read the value. Nulls and repeated keys
 // step aside to the general decoder, whose rules for them differ by type.
-func fields(rd *jsonx.Reader, f func(key string) (uint32, bool)) bool {
-	var seen uint32
-	return rd.Members(func(key []byte) bool {
-		if rd.Peek() == 'n' {
-			return false
-		}
-		bit, ok := f(string(key))
-		if !ok || bit == 0 || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return true
-	})
-}
-
 func readTime(rd *jsonx.Reader, t *time.Time) bool {
 	s, ok := rd.String()
 	return ok && t.UnmarshalText([]byte(s)) == nil
@@ -200,241 +185,241 @@ func readInt64(rd *jsonx.Reader, v *int64) bool {
 }
 
 func (s *Sealed) parseJSON(rd *jsonx.Reader) bool {
-	return fields(rd, func(k string) (uint32, bool) {
+	return rd.Fields(func(k string) bool {
 		switch k {
 		case "n":
-			return 1, readBytes(rd, &s.Nonce)
+			return readBytes(rd, &s.Nonce)
 		case "c":
-			return 2, readBytes(rd, &s.Box)
+			return readBytes(rd, &s.Box)
 		}
-		return 0, false
+		return false
 	})
 }
 
 func (p *PushRequest) parseJSON(rd *jsonx.Reader) bool {
-	return fields(rd, func(k string) (uint32, bool) {
+	return rd.Fields(func(k string) bool {
 		var ok bool
 		switch k {
 		case "authenticator_id":
 			p.AuthenticatorID, ok = rd.String()
-			return 1, ok
+			return ok
 		case "number":
 			p.Number, ok = rd.Int()
-			return 2, ok
+			return ok
 		case "choices":
-			return 4, readInts(rd, &p.Choices)
+			return readInts(rd, &p.Choices)
 		case "expires_at":
-			return 8, readTime(rd, &p.ExpiresAt)
+			return readTime(rd, &p.ExpiresAt)
 		}
-		return 0, false
+		return false
 	})
 }
 
 func (e *ChallengeIssued) parseJSON(rd *jsonx.Reader) bool {
-	return fields(rd, func(k string) (uint32, bool) {
+	return rd.Fields(func(k string) bool {
 		var ok bool
 		switch k {
 		case "challenge_id":
 			e.ChallengeID, ok = rd.String()
-			return 1, ok
+			return ok
 		case "app":
 			e.App, ok = rd.String()
-			return 2, ok
+			return ok
 		case "required_acr":
 			e.RequiredACR, ok = rd.String()
-			return 4, ok
+			return ok
 		case "methods":
-			return 8, readStrings(rd, &e.Methods)
+			return readStrings(rd, &e.Methods)
 		case "expires_at":
-			return 16, readTime(rd, &e.ExpiresAt)
+			return readTime(rd, &e.ExpiresAt)
 		case "push":
 			e.Push = new(PushRequest)
-			return 32, e.Push.parseJSON(rd)
+			return e.Push.parseJSON(rd)
 		case "application":
 			e.Application, ok = rd.String()
-			return 64, ok
+			return ok
 		case "client":
-			return 128, e.Client.parseJSON(rd)
+			return e.Client.parseJSON(rd)
 		}
-		return 0, false
+		return false
 	})
 }
 
 func (e *ChallengeExpired) parseJSON(rd *jsonx.Reader) bool {
-	return fields(rd, func(k string) (uint32, bool) {
+	return rd.Fields(func(k string) bool {
 		var ok bool
 		switch k {
 		case "challenge_id":
 			e.ChallengeID, ok = rd.String()
-			return 1, ok
+			return ok
 		case "push_unanswered":
 			e.PushUnanswered, ok = rd.Bool()
-			return 2, ok
+			return ok
 		}
-		return 0, false
+		return false
 	})
 }
 
 func (e *AttemptFailed) parseJSON(rd *jsonx.Reader) bool {
-	return fields(rd, func(k string) (uint32, bool) {
+	return rd.Fields(func(k string) bool {
 		var ok bool
 		switch k {
 		case "challenge_id":
 			e.ChallengeID, ok = rd.String()
-			return 1, ok
+			return ok
 		case "authenticator_id":
 			e.AuthenticatorID, ok = rd.String()
-			return 2, ok
+			return ok
 		case "method":
 			e.Method, ok = rd.String()
-			return 4, ok
+			return ok
 		case "reason":
 			e.Reason, ok = rd.String()
-			return 8, ok
+			return ok
 		case "failures":
 			e.Failures, ok = rd.Int()
-			return 16, ok
+			return ok
 		}
-		return 0, false
+		return false
 	})
 }
 
 func (e *ChallengeSucceeded) parseJSON(rd *jsonx.Reader) bool {
-	return fields(rd, func(k string) (uint32, bool) {
+	return rd.Fields(func(k string) bool {
 		var ok bool
 		switch k {
 		case "challenge_id":
 			e.ChallengeID, ok = rd.String()
-			return 1, ok
+			return ok
 		case "authenticator_id":
 			e.AuthenticatorID, ok = rd.String()
-			return 2, ok
+			return ok
 		case "method":
 			e.Method, ok = rd.String()
-			return 4, ok
+			return ok
 		case "acr":
 			e.ACR, ok = rd.String()
-			return 8, ok
+			return ok
 		case "amr":
-			return 16, readStrings(rd, &e.AMR)
+			return readStrings(rd, &e.AMR)
 		case "step":
-			return 32, readInt64(rd, &e.Step)
+			return readInt64(rd, &e.Step)
 		case "offset":
-			return 64, readInt64(rd, &e.Offset)
+			return readInt64(rd, &e.Offset)
 		case "counter":
 			e.Counter, ok = rd.Uint()
-			return 128, ok
+			return ok
 		case "user_verification":
 			e.UserVerification, ok = rd.Bool()
-			return 256, ok
+			return ok
 		}
-		return 0, false
+		return false
 	})
 }
 
 func (e *LockedOut) parseJSON(rd *jsonx.Reader) bool {
-	return fields(rd, func(k string) (uint32, bool) {
+	return rd.Fields(func(k string) bool {
 		var ok bool
 		switch k {
 		case "reason":
 			e.Reason, ok = rd.String()
-			return 1, ok
+			return ok
 		case "level":
 			e.Level, ok = rd.Int()
-			return 2, ok
+			return ok
 		case "failures":
 			e.Failures, ok = rd.Int()
-			return 4, ok
+			return ok
 		case "until":
-			return 8, readTime(rd, &e.Until)
+			return readTime(rd, &e.Until)
 		case "permanent":
 			e.Permanent, ok = rd.Bool()
-			return 16, ok
+			return ok
 		}
-		return 0, false
+		return false
 	})
 }
 
 func (e *EnrolmentStarted) parseJSON(rd *jsonx.Reader) bool {
-	return fields(rd, func(k string) (uint32, bool) {
+	return rd.Fields(func(k string) bool {
 		var ok bool
 		switch k {
 		case "authenticator_id":
 			e.AuthenticatorID, ok = rd.String()
-			return 1, ok
+			return ok
 		case "method":
 			e.Method, ok = rd.String()
-			return 2, ok
+			return ok
 		case "label":
 			e.Label, ok = rd.String()
-			return 4, ok
+			return ok
 		case "expires_at":
-			return 8, readTime(rd, &e.ExpiresAt)
+			return readTime(rd, &e.ExpiresAt)
 		case "onboarding":
 			e.Onboarding, ok = rd.Bool()
-			return 16, ok
+			return ok
 		case "secret":
-			return 32, e.Secret.parseJSON(rd)
+			return e.Secret.parseJSON(rd)
 		case "algorithm":
 			e.Algorithm, ok = rd.String()
-			return 64, ok
+			return ok
 		case "digits":
 			e.Digits, ok = rd.Int()
-			return 128, ok
+			return ok
 		case "period":
 			e.Period, ok = rd.Int()
-			return 256, ok
+			return ok
 		case "address":
-			return 512, e.Address.parseJSON(rd)
+			return e.Address.parseJSON(rd)
 		case "code_hash":
-			return 1024, readBytes(rd, &e.CodeHash)
+			return readBytes(rd, &e.CodeHash)
 		}
-		return 0, false
+		return false
 	})
 }
 
 func (e *Activated) parseJSON(rd *jsonx.Reader) bool {
-	return fields(rd, func(k string) (uint32, bool) {
+	return rd.Fields(func(k string) bool {
 		var ok bool
 		switch k {
 		case "authenticator_id":
 			e.AuthenticatorID, ok = rd.String()
-			return 1, ok
+			return ok
 		case "method":
 			e.Method, ok = rd.String()
-			return 2, ok
+			return ok
 		case "acr":
 			e.ACR, ok = rd.String()
-			return 4, ok
+			return ok
 		case "active":
 			e.Active, ok = rd.Int()
-			return 8, ok
+			return ok
 		case "step":
-			return 16, readInt64(rd, &e.Step)
+			return readInt64(rd, &e.Step)
 		case "counter":
 			e.Counter, ok = rd.Uint()
-			return 32, ok
+			return ok
 		case "public_key":
-			return 64, readBytes(rd, &e.PublicKey)
+			return readBytes(rd, &e.PublicKey)
 		case "user_verification":
 			e.UserVerification, ok = rd.Bool()
-			return 128, ok
+			return ok
 		}
-		return 0, false
+		return false
 	})
 }
 
 func (e *DefaultChanged) parseJSON(rd *jsonx.Reader) bool {
-	return fields(rd, func(k string) (uint32, bool) {
+	return rd.Fields(func(k string) bool {
 		var ok bool
 		switch k {
 		case "authenticator_id":
 			e.AuthenticatorID, ok = rd.String()
-			return 1, ok
+			return ok
 		case "previous":
 			e.Previous, ok = rd.String()
-			return 2, ok
+			return ok
 		}
-		return 0, false
+		return false
 	})
 }
