@@ -76,14 +76,8 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) temporaryPass(w http.ResponseWriter, r *http.Request) {
-	tenant, user, err := pathIDs(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	c, err := s.caller(r, tenant, ActHelpdesk)
-	if err != nil {
-		s.writeError(w, r, err)
+	tenant, user, c, ok := s.forUser(w, r, ActHelpdesk)
+	if !ok {
 		return
 	}
 	var req helpdeskRequest
@@ -132,13 +126,8 @@ func (s *Server) securityInfoDoc(ctx context.Context, tenant, user string) (proj
 // securityInfo is the "security info" page's data: the read model (which
 // may lag the stream by a moment).
 func (s *Server) securityInfo(w http.ResponseWriter, r *http.Request) {
-	tenant, user, err := pathIDs(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if _, err := s.caller(r, tenant, ActReadUser); err != nil {
-		s.writeError(w, r, err)
+	tenant, user, _, ok := s.forUser(w, r, ActReadUser)
+	if !ok {
 		return
 	}
 	info, ok := s.securityInfoDoc(r.Context(), tenant, user)
@@ -152,13 +141,8 @@ func (s *Server) securityInfo(w http.ResponseWriter, r *http.Request) {
 // timeline is a user's audit trail, folded from the user's own events so
 // that it is complete up to this moment.
 func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
-	tenant, user, err := pathIDs(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if _, err := s.caller(r, tenant, ActAudit); err != nil {
-		s.writeError(w, r, err)
+	tenant, user, _, ok := s.forUser(w, r, ActAudit)
+	if !ok {
 		return
 	}
 	recs, err := s.cfg.Stack.Store.Load(r.Context(), events.Stream{Tenant: tenant, User: user}, events.Head{})

@@ -38,14 +38,8 @@ type challengeView struct {
 }
 
 func (s *Server) issue(w http.ResponseWriter, r *http.Request) {
-	tenant, user, err := pathIDs(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	c, err := s.caller(r, tenant, ActChallenge)
-	if err != nil {
-		s.writeError(w, r, err)
+	tenant, user, c, ok := s.forUser(w, r, ActChallenge)
+	if !ok {
 		return
 	}
 	var req issueRequest
@@ -143,14 +137,8 @@ type snoozeRequest struct {
 }
 
 func (s *Server) snooze(w http.ResponseWriter, r *http.Request) {
-	tenant, user, err := pathIDs(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	c, err := s.caller(r, tenant, ActChallenge)
-	if err != nil {
-		s.writeError(w, r, err)
+	tenant, user, c, ok := s.forUser(w, r, ActChallenge)
+	if !ok {
 		return
 	}
 	var req snoozeRequest
@@ -193,14 +181,8 @@ type verifyRequest struct {
 }
 
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
-	tenant, user, id, err := challengeOf(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	c, err := s.caller(r, tenant, ActChallenge)
-	if err != nil {
-		s.writeError(w, r, err)
+	tenant, user, id, c, ok := s.forChallenge(w, r, ActChallenge)
+	if !ok {
 		return
 	}
 	var req verifyRequest
@@ -303,14 +285,8 @@ type sendRequest struct {
 
 // send sends a code by SMS or e-mail, or a push, for a pending challenge.
 func (s *Server) send(w http.ResponseWriter, r *http.Request) {
-	tenant, user, id, err := challengeOf(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	c, err := s.caller(r, tenant, ActChallenge)
-	if err != nil {
-		s.writeError(w, r, err)
+	tenant, user, id, c, ok := s.forChallenge(w, r, ActChallenge)
+	if !ok {
 		return
 	}
 	var req sendRequest
@@ -346,14 +322,8 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 // remember remembers the browser after a challenge that succeeded elsewhere
 // (a push); the remember token is in the answer, once.
 func (s *Server) remember(w http.ResponseWriter, r *http.Request) {
-	tenant, user, id, err := challengeOf(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	c, err := s.caller(r, tenant, ActChallenge)
-	if err != nil {
-		s.writeError(w, r, err)
+	tenant, user, id, c, ok := s.forChallenge(w, r, ActChallenge)
+	if !ok {
 		return
 	}
 	if err := decode(r, &struct{}{}); err != nil {
@@ -375,13 +345,8 @@ func (s *Server) remember(w http.ResponseWriter, r *http.Request) {
 // challengeStatus answers where a challenge stands; with ?wait=30s it waits
 // (up to a minute) while the challenge is pending, for the push answer.
 func (s *Server) challengeStatus(w http.ResponseWriter, r *http.Request) {
-	tenant, user, id, err := challengeOf(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if _, err := s.caller(r, tenant, ActChallenge); err != nil {
-		s.writeError(w, r, err)
+	tenant, user, id, _, ok := s.forChallenge(w, r, ActChallenge)
+	if !ok {
 		return
 	}
 	wait, err := waitParam(r)

@@ -68,6 +68,35 @@ func routeOf(r *http.Request) string {
 	return r.Pattern
 }
 
+// forUser reads a user route's tenant and user and checks that the caller
+// may do one of actions for the tenant. On failure it has answered the
+// request and ok is false.
+func (s *Server) forUser(w http.ResponseWriter, r *http.Request, actions ...Action) (tenant, user string, c Caller, ok bool) {
+	tenant, user, err := pathIDs(r)
+	if err == nil {
+		c, err = s.caller(r, tenant, actions...)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return "", "", nil, false
+	}
+	return tenant, user, c, true
+}
+
+// forChallenge is forUser for the routes that name a challenge: it also
+// returns the engine's challenge id.
+func (s *Server) forChallenge(w http.ResponseWriter, r *http.Request, actions ...Action) (tenant, user, id string, c Caller, ok bool) {
+	tenant, user, id, err := challengeOf(r)
+	if err == nil {
+		c, err = s.caller(r, tenant, actions...)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return "", "", "", nil, false
+	}
+	return tenant, user, id, c, true
+}
+
 // caller authenticates the request's bearer key and checks that it may do
 // one of actions in tenant.
 func (s *Server) caller(r *http.Request, tenant string, actions ...Action) (Caller, error) {

@@ -63,14 +63,8 @@ type enrolResponse struct {
 }
 
 func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
-	tenant, user, err := pathIDs(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	c, err := s.caller(r, tenant, ActEnrol)
-	if err != nil {
-		s.writeError(w, r, err)
+	tenant, user, c, ok := s.forUser(w, r, ActEnrol)
+	if !ok {
 		return
 	}
 	var req enrolRequest
@@ -210,13 +204,8 @@ type authenticatorView struct {
 }
 
 func (s *Server) listAuthenticators(w http.ResponseWriter, r *http.Request) {
-	tenant, user, err := pathIDs(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if _, err := s.caller(r, tenant, ActReadUser); err != nil {
-		s.writeError(w, r, err)
+	tenant, user, _, ok := s.forUser(w, r, ActReadUser)
+	if !ok {
 		return
 	}
 	u, err := s.svc.User(r.Context(), tenant, user)
@@ -338,14 +327,8 @@ func (s *Server) forgetDevices(w http.ResponseWriter, r *http.Request) {
 // userCommand is the common shape of a call that runs one command for the
 // user in the path and answers with the reply's status.
 func (s *Server) userCommand(w http.ResponseWriter, r *http.Request, actions []Action, build func(body func(any) error) (engine.Command, error), status int) {
-	tenant, user, err := pathIDs(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	c, err := s.caller(r, tenant, actions...)
-	if err != nil {
-		s.writeError(w, r, err)
+	tenant, user, c, ok := s.forUser(w, r, actions...)
+	if !ok {
 		return
 	}
 	cmd, err := build(func(v any) error { return decode(r, v) })
@@ -373,14 +356,8 @@ func (s *Server) userCommand(w http.ResponseWriter, r *http.Request, actions []A
 }
 
 func (s *Server) recoveryCodes(w http.ResponseWriter, r *http.Request) {
-	tenant, user, err := pathIDs(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	c, err := s.caller(r, tenant, ActEnrol)
-	if err != nil {
-		s.writeError(w, r, err)
+	tenant, user, c, ok := s.forUser(w, r, ActEnrol)
+	if !ok {
 		return
 	}
 	if err := decode(r, &struct{}{}); err != nil {
