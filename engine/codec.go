@@ -168,9 +168,9 @@ func decodeCommandFast(b []byte) (Command, bool) {
 		case "verify_code":
 			var v VerifyCode
 			c = &v
-			return rd.Fields(func(k string) bool {
+			return rd.Fields(func(k []byte) bool {
 				var ok bool
-				switch k {
+				switch string(k) {
 				case "challenge_id":
 					v.ChallengeID, ok = rd.String()
 				case "code":
@@ -183,9 +183,9 @@ func decodeCommandFast(b []byte) (Command, bool) {
 		case "issue_challenge":
 			var v IssueChallenge
 			c = &v
-			return rd.Fields(func(k string) bool {
+			return rd.Fields(func(k []byte) bool {
 				var ok bool
-				switch k {
+				switch string(k) {
 				case "app":
 					v.App, ok = rd.String()
 				case "required_acr":
@@ -195,9 +195,9 @@ func decodeCommandFast(b []byte) (Command, bool) {
 				case "remember_token":
 					v.RememberToken, ok = rd.String()
 				case "context":
-					ok = rd.Fields(func(k string) bool {
+					ok = rd.Fields(func(k []byte) bool {
 						var ok bool
-						switch k {
+						switch string(k) {
 						case "application":
 							v.Context.Application, ok = rd.String()
 						case "ip":
@@ -215,9 +215,9 @@ func decodeCommandFast(b []byte) (Command, bool) {
 		case "respond_push":
 			var v RespondPush
 			c = &v
-			return rd.Fields(func(k string) bool {
+			return rd.Fields(func(k []byte) bool {
 				var ok bool
-				switch k {
+				switch string(k) {
 				case "challenge_id":
 					v.ChallengeID, ok = rd.String()
 				case "authenticator_id":
@@ -241,9 +241,9 @@ func decodeCommandFast(b []byte) (Command, bool) {
 		case "send_code":
 			var v SendCode
 			c = &v
-			return rd.Fields(func(k string) bool {
+			return rd.Fields(func(k []byte) bool {
 				var ok bool
-				switch k {
+				switch string(k) {
 				case "challenge_id":
 					v.ChallengeID, ok = rd.String()
 				case "authenticator_id":
@@ -254,9 +254,9 @@ func decodeCommandFast(b []byte) (Command, bool) {
 		case "send_push":
 			var v SendPush
 			c = &v
-			return rd.Fields(func(k string) bool {
+			return rd.Fields(func(k []byte) bool {
 				var ok bool
-				switch k {
+				switch string(k) {
 				case "challenge_id":
 					v.ChallengeID, ok = rd.String()
 				case "authenticator_id":

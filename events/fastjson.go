@@ -185,8 +185,8 @@ func readInt64(rd *jsonx.Reader, v *int64) bool {
 }
 
 func (s *Sealed) parseJSON(rd *jsonx.Reader) bool {
-	return rd.Fields(func(k string) bool {
-		switch k {
+	return rd.Fields(func(k []byte) bool {
+		switch string(k) {
 		case "n":
 			return readBytes(rd, &s.Nonce)
 		case "c":
@@ -197,9 +197,9 @@ func (s *Sealed) parseJSON(rd *jsonx.Reader) bool {
 }
 
 func (p *PushRequest) parseJSON(rd *jsonx.Reader) bool {
-	return rd.Fields(func(k string) bool {
+	return rd.Fields(func(k []byte) bool {
 		var ok bool
-		switch k {
+		switch string(k) {
 		case "authenticator_id":
 			p.AuthenticatorID, ok = rd.String()
 			return ok
@@ -216,9 +216,9 @@ func (p *PushRequest) parseJSON(rd *jsonx.Reader) bool {
 }
 
 func (e *ChallengeIssued) parseJSON(rd *jsonx.Reader) bool {
-	return rd.Fields(func(k string) bool {
+	return rd.Fields(func(k []byte) bool {
 		var ok bool
-		switch k {
+		switch string(k) {
 		case "challenge_id":
 			e.ChallengeID, ok = rd.String()
 			return ok
@@ -246,9 +246,9 @@ func (e *ChallengeIssued) parseJSON(rd *jsonx.Reader) bool {
 }
 
 func (e *ChallengeExpired) parseJSON(rd *jsonx.Reader) bool {
-	return rd.Fields(func(k string) bool {
+	return rd.Fields(func(k []byte) bool {
 		var ok bool
-		switch k {
+		switch string(k) {
 		case "challenge_id":
 			e.ChallengeID, ok = rd.String()
 			return ok
@@ -261,9 +261,9 @@ func (e *ChallengeExpired) parseJSON(rd *jsonx.Reader) bool {
 }
 
 func (e *AttemptFailed) parseJSON(rd *jsonx.Reader) bool {
-	return rd.Fields(func(k string) bool {
+	return rd.Fields(func(k []byte) bool {
 		var ok bool
-		switch k {
+		switch string(k) {
 		case "challenge_id":
 			e.ChallengeID, ok = rd.String()
 			return ok
@@ -285,9 +285,9 @@ func (e *AttemptFailed) parseJSON(rd *jsonx.Reader) bool {
 }
 
 func (e *ChallengeSucceeded) parseJSON(rd *jsonx.Reader) bool {
-	return rd.Fields(func(k string) bool {
+	return rd.Fields(func(k []byte) bool {
 		var ok bool
-		switch k {
+		switch string(k) {
 		case "challenge_id":
 			e.ChallengeID, ok = rd.String()
 			return ok
@@ -318,9 +318,9 @@ func (e *ChallengeSucceeded) parseJSON(rd *jsonx.Reader) bool {
 }
 
 func (e *LockedOut) parseJSON(rd *jsonx.Reader) bool {
-	return rd.Fields(func(k string) bool {
+	return rd.Fields(func(k []byte) bool {
 		var ok bool
-		switch k {
+		switch string(k) {
 		case "reason":
 			e.Reason, ok = rd.String()
 			return ok
@@ -341,9 +341,9 @@ func (e *LockedOut) parseJSON(rd *jsonx.Reader) bool {
 }
 
 func (e *EnrolmentStarted) parseJSON(rd *jsonx.Reader) bool {
-	return rd.Fields(func(k string) bool {
+	return rd.Fields(func(k []byte) bool {
 		var ok bool
-		switch k {
+		switch string(k) {
 		case "authenticator_id":
 			e.AuthenticatorID, ok = rd.String()
 			return ok
@@ -379,9 +379,9 @@ func (e *EnrolmentStarted) parseJSON(rd *jsonx.Reader) bool {
 }
 
 func (e *Activated) parseJSON(rd *jsonx.Reader) bool {
-	return rd.Fields(func(k string) bool {
+	return rd.Fields(func(k []byte) bool {
 		var ok bool
-		switch k {
+		switch string(k) {
 		case "authenticator_id":
 			e.AuthenticatorID, ok = rd.String()
 			return ok
@@ -410,9 +410,9 @@ func (e *Activated) parseJSON(rd *jsonx.Reader) bool {
 }
 
 func (e *DefaultChanged) parseJSON(rd *jsonx.Reader) bool {
-	return rd.Fields(func(k string) bool {
+	return rd.Fields(func(k []byte) bool {
 		var ok bool
-		switch k {
+		switch string(k) {
 		case "authenticator_id":
 			e.AuthenticatorID, ok = rd.String()
 			return ok

@@ -87,10 +87,11 @@ func (r *Reader) Members(f func(key []byte) bool) bool {
 
 // Fields reads an object in the plain form the fast decoders take: every
 // member non-null and every key distinct (an object has at most 32 keys).
-// f reads the member named key and reports whether it could; it reports
+// f reads the member named key (switch on string(key): no allocation)
+// and reports whether it could; it reports
 // false for a key it does not know. Anything else makes Fields report false
 // and the caller falls back to the full decoder.
-func (r *Reader) Fields(f func(key string) bool) bool {
+func (r *Reader) Fields(f func(key []byte) bool) bool {
 	var seen [32][]byte
 	n := 0
 	return r.Members(func(key []byte) bool {
@@ -104,7 +105,7 @@ func (r *Reader) Fields(f func(key string) bool) bool {
 		}
 		seen[n] = key // a slice of B: str refuses escapes, so keys are B's bytes
 		n++
-		return f(string(key))
+		return f(key)
 	})
 }
 

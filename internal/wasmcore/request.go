@@ -39,9 +39,9 @@ func parseRequest(b []byte, r *Request) bool {
 	}
 	// Null, unknown, malformed or repeated members make Fields fail; then
 	// Strict decides (encoding/json's rules for them differ by type).
-	ok := rd.Fields(func(key string) bool {
+	ok := rd.Fields(func(key []byte) bool {
 		var ok bool
-		switch key {
+		switch string(key) {
 		case "op":
 			r.Op, ok = rd.String()
 		case "tenant":
@@ -85,9 +85,9 @@ func parseRequest(b []byte, r *Request) bool {
 // parseHead reads {"seq": n, "hash": "<64 hex>"} (position and command too).
 func parseHead(rd *jsonx.Reader, r *Request) bool {
 	r.After = new(events.Head)
-	return rd.Fields(func(key string) bool {
+	return rd.Fields(func(key []byte) bool {
 		var ok bool
-		switch key {
+		switch string(key) {
 		case "seq":
 			r.After.Seq, ok = rd.Uint()
 		case "position":
@@ -113,9 +113,9 @@ func hexInto(dst []byte, s string) bool {
 func parseEdgeRequest(rd *jsonx.Reader, r *Request) bool {
 	r.EdgeRequest = &edge.Request{}
 	e := r.EdgeRequest
-	return rd.Fields(func(key string) bool {
+	return rd.Fields(func(key []byte) bool {
 		var ok bool
-		switch key {
+		switch string(key) {
 		case "method":
 			e.Method, ok = rd.String()
 		case "uri":
