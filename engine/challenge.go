@@ -207,11 +207,28 @@ func (d *decider) sealClient(challengeID string, c events.Context) (events.Seale
 	if err != nil {
 		return events.Sealed{}, err
 	}
-	b, err := jsonx.Marshal(ci)
-	if err != nil {
-		return events.Sealed{}, vakt.Errorf(vakt.CodeInternal, "encode client details: %w", err)
+	return seal(key, d.env.Rand, d.aad(challengeID, purposeClient), ci.appendJSON(nil))
+}
+
+// appendJSON writes ci exactly as encoding/json does (the sealed bytes are
+// part of the vectors), without reflection: this runs on every sign-in.
+func (ci clientInfo) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	sep := false
+	for _, f := range [...]struct{ key, v string }{{"ip", ci.IP}, {"user_agent", ci.UserAgent}, {"location", ci.Location}} {
+		if f.v == "" {
+			continue
+		}
+		if sep {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, f.key...)
+		b = append(b, '"', ':')
+		b = jsonx.AppendString(b, f.v)
+		sep = true
 	}
-	return seal(key, d.env.Rand, d.aad(challengeID, purposeClient), b)
+	return append(b, '}')
 }
 
 // OpenClient opens the sealed client details of a challenge (from

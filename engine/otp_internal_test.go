@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -148,6 +149,26 @@ func TestParseDigits(t *testing.T) {
 	}{{"000000", 6, true}, {"12345", 6, false}, {"1234567", 6, false}, {"12a456", 6, false}, {"１２３４５６", 6, false}, {"12345678", 8, true}} {
 		if _, ok := parseDigits(c.in, c.n); ok != c.ok {
 			t.Errorf("parseDigits(%q, %d) ok = %v", c.in, c.n, ok)
+		}
+	}
+}
+
+// TestClientInfoJSON: the hand-written encoder of the sealed client details
+// writes what encoding/json writes, escaping and omitted fields included.
+func TestClientInfoJSON(t *testing.T) {
+	for _, ci := range []clientInfo{
+		{},
+		{IP: "192.0.2.1"},
+		{UserAgent: "Mozilla/5.0 <x> & \u2028 \xff"},
+		{IP: "2001:db8::1", UserAgent: "curl/8", Location: "Oslo, \"NO\""},
+		{Location: "Tromsø"},
+	} {
+		want, err := json.Marshal(ci)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ci.appendJSON(nil); string(got) != string(want) {
+			t.Errorf("%+v: got %s, want %s", ci, got, want)
 		}
 	}
 }

@@ -91,11 +91,20 @@ func (r *Reader) Members(f func(key []byte) bool) bool {
 // and reports whether it could; it reports
 // false for a key it does not know. Anything else makes Fields report false
 // and the caller falls back to the full decoder.
-func (r *Reader) Fields(f func(key []byte) bool) bool {
+func (r *Reader) Fields(f func(key []byte) bool) bool { return r.fields(f, false) }
+
+// FieldsNull is Fields for a decoder that knows what null means for each of
+// its members: f is called for null members too, and reads them with Null.
+func (r *Reader) FieldsNull(f func(key []byte) bool) bool { return r.fields(f, true) }
+
+// Null reads a null if one comes next.
+func (r *Reader) Null() bool { return r.Peek() == 'n' && r.lit("null") }
+
+func (r *Reader) fields(f func(key []byte) bool, nulls bool) bool {
 	var seen [32][]byte
 	n := 0
 	return r.Members(func(key []byte) bool {
-		if r.Peek() == 'n' || n == len(seen) {
+		if (!nulls && r.Peek() == 'n') || n == len(seen) {
 			return false
 		}
 		for _, k := range seen[:n] {

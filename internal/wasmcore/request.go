@@ -37,9 +37,26 @@ func parseRequest(b []byte, r *Request) bool {
 			return ok
 		})
 	}
-	// Null, unknown, malformed or repeated members make Fields fail; then
-	// Strict decides (encoding/json's rules for them differ by type).
-	ok := rd.Fields(func(key []byte) bool {
+	// Unknown, malformed or repeated members make FieldsNull fail; then
+	// Strict decides. A null is what encoding/json makes of it: the raw
+	// members hold the bytes null, every other member stays unset.
+	ok := rd.FieldsNull(func(key []byte) bool {
+		if rd.Null() {
+			switch string(key) {
+			case "policy":
+				r.Policy = null
+			case "command":
+				r.Command = null
+			case "state":
+				r.State = null
+			case "config":
+				r.Config = null
+			case "op", "tenant", "user", "data_key", "given", "time", "entropy", "keep", "after", "model", "events", "n", "request":
+			default:
+				return false
+			}
+			return true
+		}
 		var ok bool
 		switch string(key) {
 		case "op":
@@ -81,6 +98,10 @@ func parseRequest(b []byte, r *Request) bool {
 	})
 	return ok && rd.End()
 }
+
+// null is what a null raw member holds (encoding/json hands a RawMessage
+// the literal).
+var null = jsonx.RawMessage("null")
 
 // parseHead reads {"seq": n, "hash": "<64 hex>"} (position and command too).
 func parseHead(rd *jsonx.Reader, r *Request) bool {

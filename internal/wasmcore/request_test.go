@@ -28,6 +28,10 @@ var requestSeeds = []string{
 	`{"op":"info",}`,
 	`{"tenant":null,"user":"u"}`,
 	`{"keep":null}`,
+	`{"op":"decide","policy":null,"command":null,"state":null,"config":null,"after":null,"request":null,"n":null,"events":null,"model":null,"data_key":null,"time":null,"entropy":null,"given":null,"keep":null,"op":null}`,
+	`{"op":"decide","policy":null,"data_key":null,"given":[],"tenant":"t","user":"u","time":"2026-11-23T09:00:00Z","entropy":"00","command":{}}`,
+	`{"nope":null}`,
+	`{"op":nul}`,
 	`{"given":null}`,
 	`{"given":[01]}`,
 	`{"given":["\x"]}`,
@@ -72,7 +76,7 @@ func normal(r Request) Request {
 
 func TestDecodeRequestFastPath(t *testing.T) {
 	// The common forms must take the fast path.
-	for _, s := range requestSeeds[:2] {
+	for _, s := range append(requestSeeds[:2:2], `{"op":"decide","policy":null,"data_key":null,"given":[],"tenant":"t","user":"u","time":"2026-11-23T09:00:00Z","entropy":"00","command":{}}`) {
 		var r Request
 		if !parseRequest([]byte(s), &r) {
 			t.Errorf("%s: not on the fast path", s)
