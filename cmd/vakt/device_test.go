@@ -22,6 +22,7 @@ import (
 
 	"github.com/vaktmfa/vakt/engine"
 	"github.com/vaktmfa/vakt/events"
+	"github.com/vaktmfa/vakt/internal/apptest"
 	"github.com/vaktmfa/vakt/internal/push"
 )
 
@@ -397,24 +398,6 @@ func listen(t *testing.T, args ...string) (int, string, string) {
 	return 0, "", ""
 }
 
-// syncBuffer is a bytes.Buffer safe to read while a listener writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -428,8 +411,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 // listenCtx runs the listener with a context the test cancels, as Ctrl-C
 // does in main.
-func listenCtx(ctx context.Context, o *deviceOpts) (out, errOut *syncBuffer, done chan error) {
-	out, errOut = &syncBuffer{}, &syncBuffer{}
+func listenCtx(ctx context.Context, o *deviceOpts) (out, errOut *apptest.SyncBuffer, done chan error) {
+	out, errOut = &apptest.SyncBuffer{}, &apptest.SyncBuffer{}
 	done = make(chan error, 1)
 	go func() { done <- deviceListen(ctx, &cmdEnv{stdout: out, stderr: errOut}, o) }()
 	return out, errOut, done

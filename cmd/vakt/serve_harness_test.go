@@ -14,83 +14,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/totp"
 
 	"github.com/vaktmfa/vakt/events"
 	vaktapp "github.com/vaktmfa/vakt/internal/app"
-	"github.com/vaktmfa/vakt/internal/delivery"
+	"github.com/vaktmfa/vakt/internal/apptest"
 )
-
-// testClock is the server's clock in a test. By default it follows the real
-// clock (push devices sign with it); Advance moves it ahead.
-type testClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.offset += d
-	c.mu.Unlock()
-}
-
-// outbox records the codes the server sends.
-type outbox struct {
-	mu   sync.Mutex
-	msgs []delivery.Message
-	cond chan struct{}
-}
-
-func (o *outbox) Deliver(_ context.Context, m delivery.Message) error {
-	o.mu.Lock()
-	o.msgs = append(o.msgs, m)
-	o.mu.Unlock()
-	select {
-	case o.cond <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-// next waits for the n-th message (counting from 1) and returns it.
-func (o *outbox) nth(t *testing.T, n int) delivery.Message {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		o.mu.Lock()
-		if len(o.msgs) >= n {
-			m := o.msgs[n-1]
-			o.mu.Unlock()
-			return m
-		}
-		o.mu.Unlock()
-		select {
-		case <-o.cond:
-		case <-time.After(20 * time.Millisecond):
-		case <-deadline:
-			t.Fatalf("no code number %d was delivered in 10s", n)
-		}
-	}
-}
 
 // served is one running `vakt serve` (the app behind it).
 type served struct {
@@ -98,40 +36,25 @@ type served struct {
 	app   *vaktapp.App
 	url   string
 	admin string
-	clock *testClock
-	box   *outbox
+	clock *apptest.Clock
+	box   *apptest.Outbox
 	data  string
-	logs  *syncBuffer
+	logs  *apptest.SyncBuffer
 }
 
 // serveForTest serves Vakt for a test; opts change the app's configuration
 // before it opens. The server logs at debug level into s.logs.
 func serveForTest(t *testing.T, opts ...func(*vaktapp.Config)) *served {
 	t.Helper()
-	data := t.TempDir()
-	t.Setenv("VAKT_API_KEY", "")
-	os.Unsetenv("VAKT_API_KEY")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &served{t: t, url: "http://" + ln.Addr().String(), clock: &testClock{}, box: &outbox{cond: make(chan struct{}, 1)}, data: data}
-	s.logs = &syncBuffer{}
+	s := &served{t: t, clock: &apptest.Clock{}, box: &apptest.Outbox{}, data: t.TempDir(), logs: &apptest.SyncBuffer{}}
 	cfg := vaktapp.Config{
-		DataDir: data, PublicURL: s.url, NoSync: true, Now: s.clock.Now, Deliverer: s.box,
+		DataDir: s.data, NoSync: true, Now: s.clock.Now, Deliverer: s.box,
 		Logger: slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if onWASM(t) {
 		cfg.Engine = "wasm"
 	}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	s.app, err = vaktapp.Open(context.Background(), cfg)
-	if err != nil {
-		ln.Close()
-		t.Fatal(err)
-	}
+	s.app, s.url = apptest.Serve(t, cfg, opts...)
 	if onWASM(t) && s.app.Stack.Service.Decider == nil {
 		t.Fatal("the wasm engine is not deciding")
 	}
@@ -139,18 +62,6 @@ func serveForTest(t *testing.T, opts ...func(*vaktapp.Config)) *served {
 		t.Fatal("a new data directory did not make an admin key")
 	}
 	s.admin = s.app.AdminKey
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.app.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		if err := s.app.Close(context.Background()); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
 	return s
 }
 
@@ -402,11 +313,7 @@ func totpKey(t *testing.T, uri string) *otp.Key {
 // code is the TOTP code of k at the server's time.
 func (s *served) code(k *otp.Key) string {
 	s.t.Helper()
-	c, err := totp.GenerateCodeCustom(k.Secret(), s.clock.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return c
+	return apptest.TOTP(s.t, k.Secret(), s.clock.Now())
 }
 
 // nextStep moves the clock to the start of the next 30-second step, so that

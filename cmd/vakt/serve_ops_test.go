@@ -68,7 +68,7 @@ func TestServeLogsHoldNoSecrets(t *testing.T) {
 	// used here, the webhook-like outbox is).
 	r = s.must(http.StatusCreated, "POST", userPath(tenant, "logged")+"/authenticators", rp, map[string]any{"method": "sms", "label": "Mobile", "address": "+4799887766"})
 	keep("phone number", "99887766")
-	m := s.box.nth(t, 1)
+	m := s.box.Nth(t, 1)
 	keep("sms code", m.Code.Reveal())
 	s.must(http.StatusOK, "POST", userPath(tenant, "logged")+"/authenticators/"+r.str("authenticator_id")+"/confirm", rp, map[string]any{"code": m.Code.Reveal()})
 	// Recovery codes and a temporary pass.

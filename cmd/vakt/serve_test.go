@@ -345,7 +345,7 @@ func TestServeSMSCode(t *testing.T) {
 	if strings.Contains(string(r.body), "91234567") {
 		t.Errorf("the enrolment answer shows the phone number: %s", r)
 	}
-	m := s.box.nth(t, 1)
+	m := s.box.Nth(t, 1)
 	if m.Method != "sms" || m.Purpose != "enrolment" || m.Address.Reveal() != "+4791234567" {
 		t.Fatalf("enrolment message: %+v", m)
 	}
@@ -358,7 +358,7 @@ func TestServeSMSCode(t *testing.T) {
 	if ch.str("code_sent_by") != "sms" {
 		t.Fatalf("sms challenge: %s", ch)
 	}
-	m = s.box.nth(t, 2)
+	m = s.box.Nth(t, 2)
 	if m.Purpose != "challenge" || m.ChallengeID == "" {
 		t.Fatalf("challenge message: %+v", m)
 	}

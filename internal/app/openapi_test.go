@@ -27,13 +27,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/vaktmfa/vakt"
 	"github.com/vaktmfa/vakt/internal/app"
+	"github.com/vaktmfa/vakt/internal/apptest"
 )
 
 // anonymous lists the operations that take no credentials at the HTTP
@@ -374,30 +374,12 @@ func checkClosed(t *testing.T, s *spec, v any, at string, seen map[string]bool) 
 
 const tenant = "example.org"
 
-// clock is the app's clock; the test moves it to the next TOTP step.
-type clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.offset += d
-	c.mu.Unlock()
-}
-
 type harness struct {
 	t     *testing.T
 	s     *spec
 	v     *validator
 	a     *app.App
-	clock *clock
+	clock *apptest.Clock // the app's; the test moves it to the next TOTP step
 }
 
 func openHarness(t *testing.T) *harness {
@@ -408,7 +390,7 @@ func openHarness(t *testing.T) *harness {
 		os.Unsetenv("VAKT_API_KEY")
 		t.Cleanup(func() { os.Setenv("VAKT_API_KEY", v) })
 	}
-	c := &clock{}
+	c := &apptest.Clock{}
 	ctx := context.Background()
 	a, err := app.Open(ctx, app.Config{DataDir: t.TempDir(), PublicURL: "http://127.0.0.1:0", NoSync: true, Now: c.Now})
 	if err != nil {

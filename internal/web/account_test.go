@@ -127,7 +127,7 @@ func TestSecurityInfo(t *testing.T) {
 	e.typeInto("#address-sms", "+4791234567")
 	e.click("#add-sms button[type=submit]")
 	e.check("add sms")
-	msg := e.box.nth(t, 1)
+	msg := e.box.Nth(t, 1)
 	if msg.Method != "sms" {
 		t.Fatalf("delivered %+v", msg)
 	}
@@ -143,7 +143,7 @@ func TestSecurityInfo(t *testing.T) {
 	e.typeInto("#address-email", "ola.nordmann@uio.no")
 	e.click("#add-email button[type=submit]")
 	e.check("add e-mail")
-	mail := e.box.nth(t, 2)
+	mail := e.box.Nth(t, 2)
 	if mail.Method != "email" {
 		t.Fatalf("delivered %+v", mail)
 	}

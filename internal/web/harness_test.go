@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -25,7 +24,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,11 +31,10 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/hotp"
-	"github.com/pquerna/otp/totp"
 
 	"github.com/vaktmfa/vakt/engine"
 	vaktapp "github.com/vaktmfa/vakt/internal/app"
-	"github.com/vaktmfa/vakt/internal/delivery"
+	"github.com/vaktmfa/vakt/internal/apptest"
 	"github.com/vaktmfa/vakt/internal/web"
 )
 
@@ -47,63 +44,13 @@ const (
 	axePath         = "testdata/axe/node_modules/axe-core/axe.min.js"
 )
 
-// testClock follows the real clock, moved ahead by Advance.
-type testClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.offset += d
-	c.mu.Unlock()
-}
-
-// outbox records the codes the server sends.
-type outbox struct {
-	mu   sync.Mutex
-	msgs []delivery.Message
-}
-
-func (o *outbox) Deliver(_ context.Context, m delivery.Message) error {
-	o.mu.Lock()
-	o.msgs = append(o.msgs, m)
-	o.mu.Unlock()
-	return nil
-}
-
-func (o *outbox) nth(t *testing.T, n int) delivery.Message {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		o.mu.Lock()
-		if len(o.msgs) >= n {
-			m := o.msgs[n-1]
-			o.mu.Unlock()
-			return m
-		}
-		o.mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("no code number %d was delivered in 10s", n)
-	return delivery.Message{}
-}
-
 // relyingParty is a test relying party: a key the pages trust and a
 // server that records what the sign-in step posts back.
 type relyingParty struct {
-	id   string
-	key  ed25519.PrivateKey
-	srv  *httptest.Server
-	mu   sync.Mutex
-	got  []url.Values
-	wake chan struct{}
+	id    string
+	key   ed25519.PrivateKey
+	srv   *httptest.Server
+	posts apptest.Recorder[url.Values]
 }
 
 func (rp *relyingParty) callback() string { return rp.srv.URL + "/callback" }
@@ -111,22 +58,11 @@ func (rp *relyingParty) callback() string { return rp.srv.URL + "/callback" }
 // received waits for the n-th post back.
 func (rp *relyingParty) received(t *testing.T, n int) url.Values {
 	t.Helper()
-	deadline := time.After(15 * time.Second)
-	for {
-		rp.mu.Lock()
-		if len(rp.got) >= n {
-			v := rp.got[n-1]
-			rp.mu.Unlock()
-			return v
-		}
-		rp.mu.Unlock()
-		select {
-		case <-rp.wake:
-		case <-time.After(50 * time.Millisecond):
-		case <-deadline:
-			t.Fatalf("the relying party received no post number %d in 15s", n)
-		}
+	v, ok := rp.posts.Wait(n, 15*time.Second)
+	if !ok {
+		t.Fatalf("the relying party received no post number %d in 15s", n)
 	}
+	return v
 }
 
 // env is one running Vakt with a browser.
@@ -135,8 +71,8 @@ type env struct {
 	app    *vaktapp.App
 	url    string
 	admin  string
-	clock  *testClock
-	box    *outbox
+	clock  *apptest.Clock
+	box    *apptest.Outbox
 	rp     *relyingParty
 	ctx    context.Context // the browser tab
 	alloc  context.Context
@@ -173,21 +109,15 @@ func requireTools(t *testing.T) (chromium, axe string) {
 func newEnv(t *testing.T, opts ...func(*vaktapp.Config)) *env {
 	t.Helper()
 	chromium, axe := requireTools(t)
-	e := &env{t: t, clock: &testClock{}, box: &outbox{}, axe: axe}
+	e := &env{t: t, clock: &apptest.Clock{}, box: &apptest.Outbox{}, axe: axe}
 
 	// The relying party.
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	e.rp = &relyingParty{id: "rp-test", key: priv, wake: make(chan struct{}, 1)}
+	e.rp = &relyingParty{id: "rp-test", key: priv}
 	e.rp.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			r.ParseForm()
-			e.rp.mu.Lock()
-			e.rp.got = append(e.rp.got, r.PostForm)
-			e.rp.mu.Unlock()
-			select {
-			case e.rp.wake <- struct{}{}:
-			default:
-			}
+			e.rp.posts.Add(r.PostForm)
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		io.WriteString(w, `<!DOCTYPE html><html lang="en"><head><title>Relying party</title></head><body><main><h1>Signed in at the relying party</h1></main></body></html>`)
@@ -195,41 +125,15 @@ func newEnv(t *testing.T, opts ...func(*vaktapp.Config)) *env {
 	t.Cleanup(e.rp.srv.Close)
 
 	// Vakt.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.url = "http://" + ln.Addr().String()
-	t.Setenv("VAKT_API_KEY", "")
-	os.Unsetenv("VAKT_API_KEY")
 	cfg := vaktapp.Config{
-		DataDir: t.TempDir(), PublicURL: e.url, NoSync: true, Now: e.clock.Now, Deliverer: e.box, Dev: true,
+		DataDir: t.TempDir(), NoSync: true, Now: e.clock.Now, Deliverer: e.box, Dev: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Web: web.Options{RelyingParties: []web.RelyingParty{{
 			ID: e.rp.id, Tenant: "uio.no", PublicKey: priv.Public().(ed25519.PublicKey), ReturnURLs: []string{e.rp.callback()},
 		}}},
 	}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	e.app, err = vaktapp.Open(context.Background(), cfg)
-	if err != nil {
-		ln.Close()
-		t.Fatal(err)
-	}
+	e.app, e.url = apptest.Serve(t, cfg, opts...)
 	e.admin = e.app.AdminKey
-	sctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.app.Serve(sctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		if err := e.app.Close(context.Background()); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
 
 	// The browser.
 	bopts := []chromedp.ExecAllocatorOption{
@@ -452,11 +356,7 @@ func (e *env) enrolTOTP(tenant, user, label string) (string, string) {
 // totp is the code of secret at the server's time.
 func (e *env) totp(secret string) string {
 	e.t.Helper()
-	c, err := totp.GenerateCodeCustom(strings.ReplaceAll(secret, " ", ""), e.clock.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return c
+	return apptest.TOTP(e.t, secret, e.clock.Now())
 }
 
 func hotpCode(t *testing.T, secret string, counter uint64) string {

@@ -1,43 +1,24 @@
 package web_test
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	vaktapp "github.com/vaktmfa/vakt/internal/app"
+	"github.com/vaktmfa/vakt/internal/apptest"
 )
-
-// syncBuffer is a log sink the server writes to from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestPagesInMetricsAndLogs: page requests are counted in /metrics and
 // logged like the API's, by route pattern (the user id is in no label and
 // no log line's route), and the code typed, the key shown and the session
 // never reach the log; the events the pages' commands append are counted.
 func TestPagesInMetricsAndLogs(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &apptest.SyncBuffer{}
 	e := newEnv(t, func(c *vaktapp.Config) {
 		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})

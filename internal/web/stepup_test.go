@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	vaktapp "github.com/vaktmfa/vakt/internal/app"
+	"github.com/vaktmfa/vakt/internal/apptest"
 	"github.com/vaktmfa/vakt/internal/edge"
 	"github.com/vaktmfa/vakt/internal/web"
 )
@@ -68,7 +69,7 @@ func newGuardedApp(t *testing.T, now func() time.Time) *guardedApp {
 // unknown person are refused with a message, and no challenge starts.
 func TestStepUp(t *testing.T) {
 	var app *guardedApp
-	clock := &testClock{}
+	clock := &apptest.Clock{}
 	app = newGuardedApp(t, func() time.Time { return clock.Now() })
 	_, rpKey, _ := ed25519.GenerateKey(rand.Reader)
 	e := newEnv(t, func(c *vaktapp.Config) {
