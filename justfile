@@ -43,6 +43,7 @@ check: _staticcheck
     GOOS=wasip1 GOARCH=wasm go build {{core_pkgs}}
     GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o /dev/null ./wasm/core
     GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o /dev/null ./wasm/edge
+    GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o /dev/null ./wasm/floor
     deps=$(GOOS=wasip1 GOARCH=wasm go list -deps {{core_pkgs}} | grep -E '^(github.com/nats-io/|github.com/tetratelabs/wazero|net/http$|net$|os/exec$)' || true)
     if [ -n "$deps" ]; then echo "the pure core depends on I/O packages: $deps"; fail=1; fi
     clock=$(grep -rn --include='*.go' -E 'time\.Now\(|math/rand' {{core_dirs}} | grep -v -e '_test.go' -e '/system.go:' -e '^events/nats/' || true)

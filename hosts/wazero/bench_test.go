@@ -32,6 +32,8 @@ import (
 // Decide/<case>/wasm-full     through wazero, the vector request with every given event
 // .../wasm-nointerrupt         the same with Config.NoInterrupt (no checks for cancellation mid-call)
 // Floor/HMAC|Ed25519/...      the raw crypto floor natively and inside the module
+// Start/<what>/core|floor     start-up of the core module and of the floor module (wasm/floor)
+// Call/floor...               one call into the floor module: the fixed cost of any call
 
 func loadVector(b testing.TB, name string) *enginetest.Vector {
 	vs, err := enginetest.Load(filepath.Join(vectorDir, filepath.Dir(name)))
@@ -321,14 +323,30 @@ func BenchmarkFloor(b *testing.B) {
 	})
 }
 
-// BenchmarkStart measures what a process pays to start the module:
-// compiling without a cache, compiling from a warm cache on disk with a
-// fresh cache object (as a new process would), and one instantiation with
-// _initialize. The module's size is reported as a metric.
+// BenchmarkStart measures what a process pays to start a module: compiling
+// without a cache, compiling from a warm cache on disk with a fresh cache
+// object (as a new process would), and one instantiation with _initialize.
+// Each runs for the core module and for the floor module (wasm/floor: the
+// ABI's exports over Go's runtime and nothing else) in the same run, as
+// Start/<what>/core and Start/<what>/floor; the floor is what the Go
+// toolchain and wazero cost any Go module of this shape. The module's size
+// is reported as a metric.
 func BenchmarkStart(b *testing.B) {
-	mod := module(b)
 	ctx := context.Background()
-	b.Run("ColdCompile", func(b *testing.B) {
+	mods := []struct {
+		name string
+		wasm []byte
+	}{{"core", module(b)}, {"floor", floorModule(b)}}
+	each := func(what string, run func(b *testing.B, mod []byte)) {
+		for _, m := range mods {
+			b.Run(what+"/"+m.name, func(b *testing.B) {
+				run(b, m.wasm)
+				b.ReportMetric(float64(len(m.wasm)), "module-bytes")
+			})
+		}
+	}
+	each("ColdCompile", func(b *testing.B, mod []byte) {
+		// Plain wazero, default configuration: one compiler goroutine.
 		for b.Loop() {
 			rt := wazero.NewRuntime(ctx)
 			if _, err := rt.CompileModule(ctx, mod); err != nil {
@@ -336,11 +354,11 @@ func BenchmarkStart(b *testing.B) {
 			}
 			rt.Close(ctx)
 		}
-		b.ReportMetric(float64(len(mod)), "module-bytes")
 	})
-	b.Run("ColdOpen", func(b *testing.B) {
+	each("ColdOpen", func(b *testing.B, mod []byte) {
 		// What wazerohost.Open costs with an empty cache: the compile with
-		// its workers (one per CPU), WASI, one instance and the ABI check.
+		// its workers (one per CPU), WASI, one instance and the ABI check
+		// (which the floor module passes).
 		for b.Loop() {
 			h, err := wazerohost.Open(ctx, mod, wazerohost.Config{CacheDir: b.TempDir(), Instances: 1})
 			if err != nil {
@@ -352,12 +370,14 @@ func BenchmarkStart(b *testing.B) {
 	dir := b.TempDir()
 	warm, _ := wazero.NewCompilationCacheWithDir(dir)
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(warm))
-	if _, err := rt.CompileModule(ctx, mod); err != nil {
-		b.Fatal(err)
+	for _, m := range mods {
+		if _, err := rt.CompileModule(ctx, m.wasm); err != nil {
+			b.Fatal(err)
+		}
 	}
 	rt.Close(ctx)
 	warm.Close(ctx)
-	b.Run("CacheCompile", func(b *testing.B) {
+	each("CacheCompile", func(b *testing.B, mod []byte) {
 		for b.Loop() {
 			c, err := wazero.NewCompilationCacheWithDir(dir)
 			if err != nil {
@@ -371,7 +391,7 @@ func BenchmarkStart(b *testing.B) {
 			c.Close(ctx)
 		}
 	})
-	b.Run("Instantiate", func(b *testing.B) {
+	each("Instantiate", func(b *testing.B, mod []byte) {
 		c, _ := wazero.NewCompilationCacheWithDir(dir)
 		defer c.Close(ctx)
 		rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(c))
@@ -390,7 +410,7 @@ func BenchmarkStart(b *testing.B) {
 			m.Close(ctx)
 		}
 	})
-	b.Run("CacheCompileAndInstantiate", func(b *testing.B) {
+	each("CacheCompileAndInstantiate", func(b *testing.B, mod []byte) {
 		// wazerohost compiles with its own runtime configuration (close on
 		// context done, a memory limit), which has its own cache entries.
 		h, err := wazerohost.Open(ctx, mod, wazerohost.Config{CacheDir: dir, Instances: 1})
@@ -406,4 +426,36 @@ func BenchmarkStart(b *testing.B) {
 			h.Close(ctx)
 		}
 	})
+}
+
+// BenchmarkCall measures one call through wazerohost.Host.Call (write the
+// request, vakt_call, copy the answer out, free it), as Decide/*/wasm-cached
+// does. Call/floor is the floor module, whose vakt_call answers {"ok":{}}
+// without reading the request: the fixed cost of a call into Go's wasm code
+// under wazero, with and without WithCloseOnContextDone. Call/core-info is
+// the core module's smallest op on the same request bytes.
+func BenchmarkCall(b *testing.B) {
+	req := []byte(`{"op":"info"}`)
+	for _, c := range []struct {
+		name string
+		wasm []byte
+		cfg  wazerohost.Config
+	}{
+		{"floor", floorModule(b), wazerohost.Config{Instances: 1}},
+		{"floor-nointerrupt", floorModule(b), wazerohost.Config{Instances: 1, NoInterrupt: true}},
+		{"core-info", module(b), wazerohost.Config{Instances: 1}},
+		{"core-info-nointerrupt", module(b), wazerohost.Config{Instances: 1, NoInterrupt: true}},
+	} {
+		h := openModule(b, c.wasm, c.cfg)
+		b.Run(c.name, func(b *testing.B) {
+			ctx := context.Background()
+			for b.Loop() {
+				out, err := h.Call(ctx, req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				check(b, out)
+			}
+		})
+	}
 }

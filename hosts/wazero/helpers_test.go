@@ -29,9 +29,26 @@ func module(t testing.TB) []byte {
 	return b
 }
 
+// floorModule builds the floor module (wasm/floor) once per test binary:
+// the ABI's exports over Go's runtime and nothing else.
+func floorModule(t testing.TB) []byte {
+	t.Helper()
+	b, err := wasmbuild.FloorModule(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // open starts a host on the module with a compilation cache shared by the
 // tests of this package.
 func open(t testing.TB, cfg wazerohost.Config) *wazerohost.Host {
+	t.Helper()
+	return openModule(t, module(t), cfg)
+}
+
+// openModule is open for any module with the ABI's exports.
+func openModule(t testing.TB, wasm []byte, cfg wazerohost.Config) *wazerohost.Host {
 	t.Helper()
 	if cfg.CacheDir == "" {
 		dir, err := wasmbuild.CacheDir()
@@ -40,7 +57,7 @@ func open(t testing.TB, cfg wazerohost.Config) *wazerohost.Host {
 		}
 		cfg.CacheDir = filepath.Join(dir, "compiled")
 	}
-	h, err := wazerohost.Open(context.Background(), module(t), cfg)
+	h, err := wazerohost.Open(context.Background(), wasm, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -229,3 +229,21 @@ func TestCompilationCacheOnDisk(t *testing.T) {
 	}
 	c.Close(context.Background())
 }
+
+// TestFloorModule checks what the floor benchmarks rely on: the floor
+// module (wasm/floor) passes Open's ABI check and answers any request with
+// {"ok":{}}, and a buffer it did not hand out with an error answer.
+func TestFloorModule(t *testing.T) {
+	h := openModule(t, floorModule(t), wazerohost.Config{Instances: 1})
+	ctx := context.Background()
+	for _, req := range []string{`{"op":"info"}`, `not json`, strings.Repeat("x", 10000)} {
+		out, err := h.Call(ctx, []byte(req))
+		if err != nil || string(out) != `{"ok":{}}` {
+			t.Fatalf("Call(%.20q) = %s, %v", req, out, err)
+		}
+	}
+	out, err := h.CallRaw(ctx, []byte("abc"), 100)
+	if err != nil || errorCode(t, out) != "invalid_argument" {
+		t.Fatalf("CallRaw past the buffer = %s, %v", out, err)
+	}
+}
