@@ -46,6 +46,8 @@ const (
 type benchOpts struct {
 	url, key, data, tenant string
 	noSync, json           bool
+	engine                 string
+	wasmInterrupt          bool
 	duration, warmup       time.Duration
 	concurrency, users     int
 	cpuProfile             string
@@ -63,6 +65,8 @@ func benchFlags(fs *flag.FlagSet) func(context.Context, *cmdEnv) error {
 	fs.IntVar(&o.users, "users", 200, "enrol `n` users (HOTP), spread over the workers")
 	fs.StringVar(&o.tenant, "tenant", "bench.example", "the `tenant` of the bench users")
 	fs.BoolVar(&o.json, "json", false, "write the result as JSON")
+	fs.StringVar(&o.engine, "engine", "native", "without --url: the in-process server decides with the `native` engine or in the core WebAssembly module (wasm)")
+	fs.BoolVar(&o.wasmInterrupt, "wasm-interrupt", false, "with --engine=wasm: keep wazero's interrupt checks on (see vakt serve)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured phase (server and load generator, when in process) to `file`")
 	return func(ctx context.Context, env *cmdEnv) error {
 		if len(env.args) > 0 {
@@ -83,6 +87,12 @@ func benchFlags(fs *flag.FlagSet) func(context.Context, *cmdEnv) error {
 			return usagef("--data is for the in-process server; with --url there is none")
 		case o.url != "" && o.noSync:
 			return usagef("--no-sync is for the in-process server; with --url the server decides")
+		case o.engine != "native" && o.engine != "wasm":
+			return usagef("--engine must be native or wasm")
+		case o.url != "" && o.engine != "native":
+			return usagef("--engine is for the in-process server; with --url the server decides")
+		case o.wasmInterrupt && o.engine != "wasm":
+			return usagef("--wasm-interrupt needs --engine=wasm")
 		case o.url == "" && o.key != "":
 			return usagef("--key is for --url; the in-process server uses its own admin key")
 		}
@@ -107,6 +117,8 @@ func benchFlags(fs *flag.FlagSet) func(context.Context, *cmdEnv) error {
 type benchResult struct {
 	Server      string  `json:"server"` // "in-process" or the URL
 	Durable     *bool   `json:"durable,omitempty"`
+	Engine      string  `json:"engine,omitempty"` // in-process: native or wasm
+	Interrupt   *bool   `json:"wasm_interrupt,omitempty"`
 	DataDir     string  `json:"data_dir,omitempty"`
 	CPUs        int     `json:"cpus"` // GOMAXPROCS of this process
 	Tenant      string  `json:"tenant"`
@@ -204,6 +216,10 @@ func runBench(ctx context.Context, env *cmdEnv, o benchOpts) (err error) {
 		res.Server = "in-process"
 		durable := !o.noSync
 		res.Durable = &durable
+		res.Engine = o.engine
+		if o.engine == "wasm" {
+			res.Interrupt = &o.wasmInterrupt
+		}
 		stop, stats, err := benchServe(ctx, &o, res)
 		if err != nil {
 			return err
@@ -392,7 +408,7 @@ func benchServe(ctx context.Context, o *benchOpts, res *benchResult) (stop func(
 		return nil, nil, errors.Join(err, cleanup())
 	}
 	pub := "http://" + ln.Addr().String()
-	a, err := vaktapp.Open(ctx, vaktapp.Config{DataDir: dir, PublicURL: pub, NoSync: o.noSync})
+	a, err := vaktapp.Open(ctx, vaktapp.Config{DataDir: dir, PublicURL: pub, NoSync: o.noSync, Engine: o.engine, WASMInterrupt: o.wasmInterrupt})
 	if err != nil {
 		ln.Close()
 		return nil, nil, errors.Join(err, cleanup())
@@ -680,6 +696,13 @@ func writeBenchText(w io.Writer, r *benchResult) {
 	}
 	if r.Durable != nil {
 		fmt.Fprintf(w, "          the load generator and the server share this machine's %d CPUs\n", r.CPUs)
+	}
+	switch {
+	case r.Interrupt == nil:
+	case *r.Interrupt:
+		fmt.Fprintln(w, "engine:   the core WebAssembly module (wazero), interrupt checks on")
+	default:
+		fmt.Fprintln(w, "engine:   the core WebAssembly module (wazero), no interrupt checks")
 	}
 	fmt.Fprintf(w, "setup:    %d users enrolled with HOTP and confirmed in %.2fs (%d at a time)\n", r.Setup.Users, r.Setup.Seconds, r.Setup.Concurrency)
 	fmt.Fprintf(w, "warm-up:  %d sign-ins, %d errors\n\n", r.WarmupSignIns, r.WarmupErrors)

@@ -37,6 +37,7 @@ func serveFlags(fs *flag.FlagSet) func(context.Context, *cmdEnv) error {
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	engineKind := fs.String("engine", "native", "decide with the `native` engine or in the core WebAssembly module (wasm, through wazero)")
 	wasmModule := fs.String("wasm-module", "", "the core module `file` for --engine=wasm (default: build it from the source tree, see just wasm)")
+	wasmInterrupt := fs.Bool("wasm-interrupt", false, "with --engine=wasm: stop a decision inside the module when its request ends (wazero's interrupt checks; decisions 2-3x slower)")
 	return func(ctx context.Context, env *cmdEnv) error {
 		if len(env.args) > 0 {
 			return usagef("unexpected argument %q", env.args[0])
@@ -56,6 +57,8 @@ func serveFlags(fs *flag.FlagSet) func(context.Context, *cmdEnv) error {
 			return usagef("--engine must be native or wasm")
 		case *wasmModule != "" && *engineKind != "wasm":
 			return usagef("--wasm-module needs --engine=wasm")
+		case *wasmInterrupt && *engineKind != "wasm":
+			return usagef("--wasm-interrupt needs --engine=wasm")
 		}
 		var level slog.Level
 		if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -104,7 +107,7 @@ func serveFlags(fs *flag.FlagSet) func(context.Context, *cmdEnv) error {
 		a, err := vaktapp.Open(ctx, vaktapp.Config{
 			DataDir: *data, NATSURL: *natsURL, NATSCreds: *creds, NATSListen: *listen, Replicas: *replicas,
 			PublicURL: pub, Dev: *dev, WebhookURL: *webhook, WebhookSecret: []byte(secret), TokenTTL: *tokenTTL,
-			Logger: logger, Web: pages, Engine: *engineKind, WASMModule: *wasmModule,
+			Logger: logger, Web: pages, Engine: *engineKind, WASMModule: *wasmModule, WASMInterrupt: *wasmInterrupt,
 		})
 		if err != nil {
 			return err

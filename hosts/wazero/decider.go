@@ -89,17 +89,15 @@ func (h *Host) decide(ctx context.Context, tenant, user string, u *engine.User, 
 		return engine.Decision{}, err
 	}
 	stream := events.Stream{Tenant: tenant, User: user}
-	answer, err := h.decideOn(ctx, in, stream, u, t, common)
+	answer, err := h.exec(ctx, in, func(ctx context.Context) ([]byte, error) {
+		return h.decideOn(ctx, in, stream, u, t, common)
+	}, func(err error) bool {
+		// The module's own errors (data) leave the instance as it was.
+		return !errors.Is(err, ErrTrapped) && !errors.Is(err, ErrBadAnswer) && ctx.Err() == nil && !errors.Is(err, ErrClosed)
+	})
 	if err != nil {
-		if errors.Is(err, ErrTrapped) || errors.Is(err, ErrBadAnswer) || ctx.Err() != nil || errors.Is(err, ErrClosed) {
-			in.close()
-			h.release(nil)
-		} else {
-			h.release(in)
-		}
 		return engine.Decision{}, err
 	}
-	h.release(in)
 	return decodeThen(answer)
 }
 

@@ -69,14 +69,19 @@ type Config struct {
 	// Stderr receives what the guest writes to stderr (the Go runtime's
 	// panic traces before a trap). Default: discarded.
 	Stderr io.Writer
-	// NoInterrupt turns off wazero's WithCloseOnContextDone: a context is
-	// then only checked before a call, not during it. With it on, wazero
-	// leaves compiled code for Go at every loop head to look for a closed
-	// module, and a Go guest has a loop in every function, so the checks it
-	// saves make guest code about 2-6x faster (3x on the HMAC floor, 2-3x
-	// on a decision, 6x on the info op; BENCHMARKS.md); calls are bounded
-	// by the 4 MiB request limit, so a host that never cancels mid-call
-	// (a benchmark, a batch job) may prefer it.
+	// NoInterrupt turns off wazero's WithCloseOnContextDone, which leaves
+	// compiled code for Go at every loop head to look for a closed module;
+	// a Go guest has a loop in every function, so the checks it saves make
+	// guest code about 2-6x faster (3x on the HMAC floor, 2-3x on a
+	// decision, 6x on the info op; BENCHMARKS.md).
+	//
+	// A call whose context ends mid-call still returns ctx's error at once,
+	// but the guest cannot be stopped: the instance finishes the call in
+	// the background and is then discarded, and its pool slot stays taken
+	// until it has. Use it when every request's work is bounded, as it is
+	// for the decisions `vakt serve` sends (a guest bug that loops would
+	// hold one instance and one CPU for good); keep the checks for
+	// requests from others (bench_ed25519 may run for minutes).
 	NoInterrupt bool
 }
 
@@ -89,6 +94,8 @@ type Host struct {
 	compiled wazero.CompiledModule
 	modCfg   wazero.ModuleConfig
 	pool     chan *instance // Instances slots; nil = not made yet or discarded
+
+	noInterrupt bool
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -110,7 +117,7 @@ func Open(ctx context.Context, wasm []byte, cfg Config) (h *Host, err error) {
 	if pages == 0 {
 		pages = 4096
 	}
-	h = &Host{pool: make(chan *instance, n), closed: make(chan struct{}), logs: map[events.Stream]*streamLog{}}
+	h = &Host{pool: make(chan *instance, n), closed: make(chan struct{}), logs: map[events.Stream]*streamLog{}, noInterrupt: cfg.NoInterrupt}
 	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(!cfg.NoInterrupt).WithMemoryLimitPages(pages)
 	if cfg.CacheDir != "" {
 		if h.cache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir); err != nil {
@@ -281,14 +288,63 @@ func (h *Host) Call(ctx context.Context, req []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := in.do(ctx, req)
-	if err != nil {
-		in.close()
-		h.release(nil)
-		return nil, h.callErr(ctx, err)
+	return h.exec(ctx, in, func(ctx context.Context) ([]byte, error) {
+		out, err := in.do(ctx, req)
+		if err != nil {
+			return nil, h.callErr(ctx, err)
+		}
+		return out, nil
+	}, discardAlways)
+}
+
+// discardAlways is exec's keep for Call: any error leaves the instance in
+// an unknown state.
+func discardAlways(error) bool { return false }
+
+// exec runs f on in, then gives in back to the pool, or discards it when f
+// failed and keep(err) says it is not usable any more. With interrupt
+// checks wazero itself ends the call when ctx ends. Without them
+// (NoInterrupt), a call whose context can end runs on a goroutine of its
+// own, so that the caller is answered as soon as ctx ends; the instance is
+// discarded when the abandoned call has finished.
+func (h *Host) exec(ctx context.Context, in *instance, f func(context.Context) ([]byte, error), keep func(error) bool) ([]byte, error) {
+	finish := func(out []byte, err error) ([]byte, error) {
+		if err != nil && !keep(err) {
+			in.close()
+			h.release(nil)
+			return nil, err
+		}
+		h.release(in)
+		return out, err
 	}
-	h.release(in)
-	return out, nil
+	if !h.noInterrupt || ctx.Done() == nil {
+		return finish(f(ctx))
+	}
+	type result struct {
+		out []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := f(ctx)
+		done <- result{out, err}
+	}()
+	select {
+	case r := <-done:
+		return finish(r.out, r.err)
+	case <-ctx.Done():
+		select {
+		case r := <-done: // it finished as ctx ended
+			return finish(r.out, r.err)
+		default:
+		}
+		go func() {
+			<-done
+			in.close()
+			h.release(nil)
+		}()
+		return nil, fmt.Errorf("wazerohost: call abandoned; the instance is discarded when it has finished: %w", ctx.Err())
+	}
 }
 
 func (h *Host) callErr(ctx context.Context, err error) error {
@@ -364,14 +420,13 @@ func (h *Host) CallRaw(ctx context.Context, req []byte, declared uint32) ([]byte
 	if err != nil {
 		return nil, err
 	}
-	out, err := in.raw(ctx, req, declared)
-	if err != nil {
-		in.close()
-		h.release(nil)
-		return nil, h.callErr(ctx, err)
-	}
-	h.release(in)
-	return out, nil
+	return h.exec(ctx, in, func(ctx context.Context) ([]byte, error) {
+		out, err := in.raw(ctx, req, declared)
+		if err != nil {
+			return nil, h.callErr(ctx, err)
+		}
+		return out, nil
+	}, discardAlways)
 }
 
 func (in *instance) raw(ctx context.Context, req []byte, declared uint32) ([]byte, error) {

@@ -205,6 +205,27 @@ func TestContextCancellation(t *testing.T) {
 	usable(t, h)
 }
 
+// Without interrupt checks the guest cannot be stopped, but its caller is
+// still answered when its context ends: the call goes on in the background
+// and its instance is then replaced.
+func TestContextCancellationNoInterrupt(t *testing.T) {
+	h := open(t, wazerohost.Config{Instances: 1, NoInterrupt: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := h.Call(ctx, []byte(`{"op":"info"}`)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	// 500 Ed25519 verifications take most of a second or more in the guest: had the caller
+	// waited for them, it would have had the answer, not the deadline.
+	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if out, err := h.Call(ctx, []byte(`{"op":"bench_ed25519","n":500}`)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Call = %.100s, %v; want context.DeadlineExceeded", out, err)
+	}
+	usable(t, h) // waits for the abandoned call to end, then a fresh instance
+	usable(t, h)
+}
+
 func TestClosed(t *testing.T) {
 	h, err := wazerohost.Open(context.Background(), module(t), wazerohost.Config{Instances: 1})
 	if err != nil {

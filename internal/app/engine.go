@@ -39,10 +39,10 @@ func (a *App) useEngine(ctx context.Context, cfg Config) error {
 		}
 		cache = filepath.Join(dir, "compiled")
 	}
-	if a.wasm, err = wazerohost.Open(ctx, mod, wazerohost.Config{CacheDir: cache}); err != nil {
+	if a.wasm, err = wazerohost.Open(ctx, mod, wazerohost.Config{CacheDir: cache, NoInterrupt: !cfg.WASMInterrupt}); err != nil {
 		return err
 	}
 	a.Stack.Service.Decider = a.wasm
-	a.log.Info("decisions run in the core WebAssembly module", "engine", "wasm", "bytes", len(mod))
+	a.log.Info("decisions run in the core WebAssembly module", "engine", "wasm", "bytes", len(mod), "interrupt", cfg.WASMInterrupt)
 	return nil
 }
