@@ -2,7 +2,6 @@ package edge
 
 import (
 	"crypto/ed25519"
-	"crypto/sha512"
 	"net/url"
 	"path"
 	"strconv"
@@ -116,8 +115,11 @@ func (g *Guard) Check(req Request, now time.Time) Decision {
 	if tok == "" {
 		return g.refuse(req, p, pol, prefix, ReasonNoToken)
 	}
-	key := sha512.Sum512_256([]byte(tok))
-	v := g.cache.get(key, now)
+	key, signed, keyed := cacheKey(tok)
+	var v *verified
+	if keyed {
+		v = g.cache.get(key, signed, now)
+	}
 	cached := v != nil
 	if v == nil {
 		var why Reason
@@ -128,7 +130,7 @@ func (g *Guard) Check(req Request, now time.Time) Decision {
 	if why := g.valid(v, now); why != "" {
 		return g.refuse(req, p, pol, prefix, why)
 	}
-	if !cached {
+	if !cached && keyed {
 		g.cache.put(key, v)
 	}
 	if why := authorize(v, pol, now); why != "" {
@@ -158,7 +160,7 @@ func (g *Guard) valid(v *verified, now time.Time) Reason {
 
 // authorize checks the route's acr and maximum age.
 func authorize(v *verified, pol policy, now time.Time) Reason {
-	if pol.level > 0 && levels[v.claims.ACR] < pol.level {
+	if pol.level > 0 && v.level < pol.level {
 		return ReasonACRTooLow
 	}
 	if pol.maxAge > 0 {
@@ -186,7 +188,7 @@ func contains(l []string, s string) bool {
 func (g *Guard) match(p, method string) (policy, string) {
 	best, bestLen, named := -1, -1, false
 	for i, r := range g.routes {
-		if !strings.HasPrefix(p, r.prefix) && p+"/" != r.prefix {
+		if !strings.HasPrefix(p, r.prefix) && !slashed(p, r.prefix) {
 			continue
 		}
 		if len(r.methods) > 0 && !contains(r.methods, method) {
@@ -201,6 +203,11 @@ func (g *Guard) match(p, method string) (policy, string) {
 		return g.fallback, ""
 	}
 	return g.routes[best].policy, g.routes[best].prefix
+}
+
+// slashed reports whether prefix is p+"/" (without building that string).
+func slashed(p, prefix string) bool {
+	return len(prefix) == len(p)+1 && prefix[len(p)] == '/' && prefix[:len(p)] == p
 }
 
 // token finds the token in the configured sources, in order.
@@ -258,6 +265,38 @@ func normalisePath(raw string) (string, bool) {
 		}
 		return "", false
 	}
+	if plainPath(raw) {
+		return raw, true // what the general case below gives for it
+	}
+	return normaliseEscaped(raw)
+}
+
+// plainPath reports whether a path that starts with a slash is already
+// normal: no percent escape, NUL or backslash, no empty segment but the
+// last (a trailing slash, which normalisePath keeps), no dot segment.
+func plainPath(p string) bool {
+	seg := 0 // the slash before the current segment
+	for i := 1; i <= len(p); i++ {
+		if i < len(p) {
+			switch p[i] {
+			case '%', '\\', 0:
+				return false
+			case '/':
+			default:
+				continue
+			}
+		}
+		if s := p[seg+1 : i]; s == "" && i < len(p) || s == "." || s == ".." {
+			return false
+		}
+		seg = i
+	}
+	return true
+}
+
+// normaliseEscaped is normalisePath for a path that starts with a slash
+// and is not plain.
+func normaliseEscaped(raw string) (string, bool) {
 	p, err := url.PathUnescape(raw)
 	if err != nil || strings.ContainsAny(p, "\x00\\") {
 		return "", false
@@ -290,7 +329,7 @@ func (g *Guard) refuse(req Request, p string, pol policy, prefix string, why Rea
 // API prefix.
 func (g *Guard) browser(req Request, p string) bool {
 	for _, a := range g.apiPrefixes {
-		if strings.HasPrefix(p, a) || p+"/" == a {
+		if strings.HasPrefix(p, a) || slashed(p, a) {
 			return false
 		}
 	}

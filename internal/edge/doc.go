@@ -47,9 +47,11 @@
 // alg EdDSA and a kid of the key set (alg none, HMAC and RSA are refused
 // before any key is looked up), an Ed25519 signature, and the claims sub,
 // tid, exp and iat; exp, iat and nbf are checked with a leeway (30s by
-// default). A verified token is kept in a bounded cache keyed by its
-// SHA-256 until it expires, so a token seen before costs a hash and a map
-// lookup rather than an Ed25519 verification.
+// default). A verified token's claims are kept in a bounded cache until it
+// expires, found by a SHA-512/256 of its signature and compared with the
+// signed part of the token (the token itself is never kept), so a token
+// seen before costs a short hash and a map lookup rather than an Ed25519
+// verification.
 //
 // Request, Decision and Claims have JSON tags, so that a host can call the
 // guard across a JSON boundary (the core module's edge_check op).

@@ -239,6 +239,21 @@ func TestCache(t *testing.T) {
 	if d := g.Check(bearer(edgetest.Tamper(tok)), now); d.Reason != edge.ReasonBadSignature {
 		t.Fatalf("forged %+v", d)
 	}
+	// The cached token's signature under other claims, or another header,
+	// finds the entry but not its signed part: verified, and refused.
+	parts := strings.Split(tok, ".")
+	for _, forged := range []string{
+		parts[0] + "." + edgetest.Encode(with(claims(), "acr", "high")) + "." + parts[2],
+		edgetest.Encode(map[string]any{"alg": "EdDSA", "kid": key.Kid}) + "." + parts[1] + "." + parts[2],
+		parts[0] + "." + parts[1] + "x." + parts[2],
+	} {
+		if d := g.Check(bearer(forged), now); d.Allow || d.Cached || d.Reason != edge.ReasonBadSignature && d.Reason != edge.ReasonMalformed {
+			t.Fatalf("cached signature on another token %+v", d)
+		}
+	}
+	if d := g.Check(bearer(tok), now); !d.Allow || !d.Cached {
+		t.Fatalf("the genuine token after the forgeries %+v, want cached", d)
+	}
 	// Bounded: two more tokens push the first out.
 	for i := range 2 {
 		if d := g.Check(bearer(key.Sign(with(claims(), "jti", string(rune('a'+i))))), now); !d.Allow {

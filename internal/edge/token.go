@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/sha512"
 	"encoding/base64"
@@ -40,6 +39,8 @@ type verified struct {
 	nbf      time.Time // zero when absent
 	authTime time.Time // zero when absent
 	until    time.Time // exp + leeway: when the cache entry dies
+	level    int       // the acr's place in levels (0: unknown or none)
+	signed   string    // header.payload, what the signature covers (see cache)
 	slot     int       // its place in the cache ring
 }
 
@@ -131,7 +132,7 @@ func (g *Guard) verify(token string) (*verified, Reason) {
 		return nil, ReasonMalformed
 	}
 	var h header
-	if err := json.Unmarshal(hb, &h); err != nil {
+	if err := decodeHeader(hb, &h); err != nil {
 		return nil, ReasonMalformed
 	}
 	if h.Alg != "EdDSA" {
@@ -156,8 +157,7 @@ func (g *Guard) verify(token string) (*verified, Reason) {
 		return nil, ReasonMalformed
 	}
 	var p payload
-	dec := json.NewDecoder(bytes.NewReader(pb))
-	if err := dec.Decode(&p); err != nil || dec.More() {
+	if !decodePayload(pb, &p) {
 		return nil, ReasonMalformed
 	}
 	if p.Sub == "" || p.Tid == "" || p.Exp == nil || p.Iat == nil {
@@ -169,7 +169,10 @@ func (g *Guard) verify(token string) (*verified, Reason) {
 			IssuedAt: p.Iat.t.Unix(), ExpiresAt: p.Exp.t.Unix(),
 		},
 		issuer: p.Iss, audience: p.Aud, exp: p.Exp.t, iat: p.Iat.t,
-		until: p.Exp.t.Add(g.leeway),
+		until: p.Exp.t.Add(g.leeway), level: levels[p.ACR],
+		// A copy: a substring would keep the whole token, signature and
+		// all, alive in the cache.
+		signed: strings.Clone(token[:len(h64)+1+len(p64)]),
 	}
 	if p.Nbf != nil {
 		v.nbf = p.Nbf.t
@@ -181,8 +184,15 @@ func (g *Guard) verify(token string) (*verified, Reason) {
 	return v, ""
 }
 
-// cache keeps verified tokens by the SHA-256 of the token (the token
-// itself is never kept), so that a token seen before skips the signature.
+// cache keeps verified tokens, so that a token seen before skips the
+// signature. An entry is found by the SHA-512/256 of the token's signature
+// (its base64url form) and holds what that signature covers (header.payload,
+// the claims in base64url: no credential without the signature); a token
+// hits only when both are those of the token that was verified, that is when
+// it is that token byte for byte. The token itself, or its signature, is
+// never kept. Hashing the 86-byte signature rather than the whole token
+// takes one SHA-512 block instead of four.
+//
 // It is bounded: when full, the oldest entry goes (first in, first out;
 // tokens live about as long as each other). Entries die with their token.
 type cache struct {
@@ -193,16 +203,35 @@ type cache struct {
 	next int
 }
 
+// sigLen is the length of an Ed25519 signature in unpadded base64url.
+const sigLen = (ed25519.SignatureSize*8 + 5) / 6
+
+// cacheKey splits a token at its last dot and returns the SHA-512/256 of the
+// signature and the signed part. ok is false when the signature part cannot
+// be an Ed25519 signature (verify refuses such a token), so the token is
+// not looked up.
+func cacheKey(token string) (key [sha512.Size256]byte, signed string, ok bool) {
+	i := strings.LastIndexByte(token, '.')
+	if i < 0 || len(token)-i-1 != sigLen {
+		return key, "", false
+	}
+	var sig [sigLen]byte // on the stack: []byte(token[i+1:]) would allocate
+	copy(sig[:], token[i+1:])
+	return sha512.Sum512_256(sig[:]), token[:i], true
+}
+
 func newCache(n int) *cache {
 	return &cache{m: make(map[[sha512.Size256]byte]*verified, n), ring: make([][sha512.Size256]byte, n), used: make([]bool, n)}
 }
 
-// get returns the entry for key unless it is missing or past its time.
-func (c *cache) get(key [sha512.Size256]byte, now time.Time) *verified {
+// get returns the entry for key unless it is missing, for another signed
+// part, or past its time. The comparison need not be constant-time: it is
+// reached only with the right signature, and the signed part is no secret.
+func (c *cache) get(key [sha512.Size256]byte, signed string, now time.Time) *verified {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v := c.m[key]
-	if v == nil {
+	if v == nil || v.signed != signed {
 		return nil
 	}
 	if !now.Before(v.until) {

@@ -2,7 +2,10 @@
 
 package main
 
-import "unsafe"
+import (
+	"strings"
+	"unsafe"
+)
 
 // The http-wasm handler ABI (module http_handler), as http-wasm-host-go
 // v0.7.0 implements it (api/handler/wasm.go there). Only what the guard uses
@@ -72,41 +75,70 @@ func read(f func(unsafe.Pointer, uint32) uint32) string {
 }
 
 // readList is read for the NUL-terminated lists of get_header_names and
-// get_header_values (count << 32 | length).
-func readList(f func(unsafe.Pointer, uint32) uint64) []string {
+// get_header_values (count << 32 | length): it returns the list as the host
+// wrote it in buf, valid until the next host read.
+func readList(f func(unsafe.Pointer, uint32) uint64) []byte {
 	cl := f(ptr(buf), uint32(len(buf)))
 	if n := uint32(cl); int(n) > len(buf) {
 		buf = make([]byte, n)
 		cl = f(ptr(buf), uint32(len(buf)))
 	}
-	count, n := uint32(cl>>32), uint32(cl)
-	if count == 0 {
+	if cl>>32 == 0 {
 		return nil
 	}
-	out := make([]string, 0, count)
-	b := buf[:n]
-	for len(b) > 0 {
-		i := 0
-		for i < len(b) && b[i] != 0 {
-			i++
-		}
-		out = append(out, string(b[:i]))
-		if i < len(b) {
-			i++
-		}
-		b = b[i:]
-	}
-	return out
+	return buf[:uint32(cl)]
 }
 
-func headerValues(name string) []string {
+// next returns the first value of a NUL-terminated list and the rest.
+func next(list []byte) (v, rest []byte) {
+	i := 0
+	for i < len(list) && list[i] != 0 {
+		i++
+	}
+	if i < len(list) {
+		return list[:i], list[i+1:]
+	}
+	return list, nil
+}
+
+func headerList(name string) []byte {
 	return readList(func(p unsafe.Pointer, l uint32) uint64 {
 		return getHeaderValues(kindRequest, sptr(name), uint32(len(name)), p, l)
 	})
 }
 
+// headerValue returns every value of a request header joined with sep
+// ("" when there is none), as one string.
+func headerValue(name, sep string) string {
+	v, rest := next(headerList(name))
+	if len(rest) == 0 {
+		return string(v)
+	}
+	var b strings.Builder // a header sent more than once: rare
+	b.Write(v)
+	for len(rest) > 0 {
+		v, rest = next(rest)
+		b.WriteString(sep)
+		b.Write(v)
+	}
+	return b.String()
+}
+
+// firstHeaderValue returns the first value of a request header ("" when
+// there is none).
+func firstHeaderValue(name string) string {
+	v, _ := next(headerList(name))
+	return string(v)
+}
+
 func setHeader(kind uint32, name, value string) {
 	setHeaderValue(kind, sptr(name), uint32(len(name)), sptr(value), uint32(len(value)))
+}
+
+// setHeaderBytes is setHeader for a value in a guest buffer (the host
+// copies it).
+func setHeaderBytes(kind uint32, name string, value []byte) {
+	setHeaderValue(kind, sptr(name), uint32(len(name)), ptr(value), uint32(len(value)))
 }
 
 func logf(level int32, msg string) {

@@ -396,3 +396,42 @@ func equal(a, b map[string][]string) bool {
 	}
 	return true
 }
+
+// Headers sent more than once: every Cookie and Accept value counts, the
+// first Authorization wins, and every X-Vakt-* header goes, in any case.
+func TestGuestHeaderLists(t *testing.T) {
+	key := edgetest.NewKey(4)
+	now := time.Now()
+	h := serve(t, edgeConfig(t, edgetest.JWKS(key)), nil)
+	tok := key.Sign(edgetest.Claims{"iss": iss, "sub": "kari", "tid": tenant, "acr": "high", "amr": []string{"otp"}, "auth_time": now.Unix(), "iat": now.Unix(), "exp": now.Unix() + 60})
+	send := func(headers [][2]string) *httptest.ResponseRecorder {
+		hr := httptest.NewRequest("GET", "/admin/", nil)
+		for _, kv := range headers {
+			hr.Header.Add(kv[0], kv[1])
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, hr)
+		return w
+	}
+	if w := send([][2]string{{"Cookie", "theme=dark"}, {"Cookie", "vakt_session=" + tok}}); w.Code != 200 {
+		t.Errorf("token in the second Cookie header: %d %s", w.Code, w.Body)
+	}
+	if w := send([][2]string{{"Accept", "application/json"}, {"Accept", "text/html"}}); w.Code != 302 {
+		t.Errorf("text/html in the second Accept header: %d", w.Code)
+	}
+	if w := send([][2]string{{"Authorization", "Bearer " + tok}, {"Authorization", "Bearer x.y.z"}}); w.Code != 200 {
+		t.Errorf("good token in the first Authorization header: %d %s", w.Code, w.Body)
+	}
+	if w := send([][2]string{{"Authorization", "Bearer x.y.z"}, {"Authorization", "Bearer " + tok}}); w.Code != 401 || !strings.Contains(w.Header().Get("WWW-Authenticate"), "malformed") {
+		t.Errorf("bad token in the first Authorization header: %d %v", w.Code, w.Header())
+	}
+	w := send([][2]string{{"Authorization", "Bearer " + tok}, {"x-VAKT-acr", "root"}, {"X-Vakt-Admin", "1"}, {"X-Vakt-Admin", "2"}, {"X-VAKT-", "3"}, {"X-Vakt-Sub", "eve"}})
+	var got map[string][]string
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || w.Code != 200 {
+		t.Fatalf("%d %s %v", w.Code, w.Body, err)
+	}
+	want := map[string][]string{"X-Vakt-Sub": {"kari"}, "X-Vakt-Tenant": {tenant}, "X-Vakt-Acr": {"high"}, "X-Vakt-Amr": {"otp"}, "X-Vakt-Auth-Time": {strconv.FormatInt(now.Unix(), 10)}}
+	if !equal(got, want) {
+		t.Fatalf("backend saw %v, want %v", got, want)
+	}
+}

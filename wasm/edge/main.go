@@ -24,6 +24,9 @@ var earliest = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
 var guard *edge.Guard
 
+// scratch holds header values the guest writes for the host to copy.
+var scratch = make([]byte, 0, 256)
+
 func init() {
 	cfg := read(getConfig)
 	g, err := edge.Compile([]byte(cfg))
@@ -42,13 +45,11 @@ func init() {
 //go:wasmexport handle_request
 func handleRequest() uint64 {
 	req := edge.Request{
-		Method: read(getMethod),
-		URI:    read(getURI),
-		Accept: strings.Join(headerValues("Accept"), ", "),
-		Cookie: strings.Join(headerValues("Cookie"), "; "),
-	}
-	if a := headerValues("Authorization"); len(a) > 0 {
-		req.Authorization = a[0]
+		Method:        read(getMethod),
+		URI:           read(getURI),
+		Accept:        headerValue("Accept", ", "),
+		Cookie:        headerValue("Cookie", "; "),
+		Authorization: firstHeaderValue("Authorization"),
 	}
 	stripClaimHeaders()
 	d := guard.Check(req, time.Now())
@@ -57,9 +58,19 @@ func handleRequest() uint64 {
 			setHeader(kindRequest, "X-Vakt-Sub", c.Subject)
 			setHeader(kindRequest, "X-Vakt-Tenant", c.Tenant)
 			setHeader(kindRequest, "X-Vakt-Acr", c.ACR)
-			setHeader(kindRequest, "X-Vakt-Amr", strings.Join(c.AMR, " "))
+			// The joined amr and the auth time are written into scratch,
+			// which the host copies: no allocation per request.
+			scratch = scratch[:0]
+			for i, m := range c.AMR {
+				if i > 0 {
+					scratch = append(scratch, ' ')
+				}
+				scratch = append(scratch, m...)
+			}
+			setHeaderBytes(kindRequest, "X-Vakt-Amr", scratch)
 			if c.AuthTime != 0 {
-				setHeader(kindRequest, "X-Vakt-Auth-Time", strconv.FormatInt(c.AuthTime, 10))
+				scratch = strconv.AppendInt(scratch[:0], c.AuthTime, 10)
+				setHeaderBytes(kindRequest, "X-Vakt-Auth-Time", scratch)
 			}
 		}
 		if logEnabled(levelDebug) != 0 {
@@ -78,14 +89,35 @@ func handleRequest() uint64 {
 func handleResponse(reqCtx uint32, isError uint32) {}
 
 // stripClaimHeaders removes every X-Vakt-* request header, so that only the
-// guard's reach the next handler.
+// guard's reach the next handler. The names are compared where the host
+// wrote them (remove_header writes nothing into buf).
 func stripClaimHeaders() {
-	names := readList(func(p unsafe.Pointer, l uint32) uint64 { return getHeaderNames(kindRequest, p, l) })
-	for _, n := range names {
-		if len(n) >= len(claimPrefix) && strings.EqualFold(n[:len(claimPrefix)], claimPrefix) {
-			removeHeader(kindRequest, sptr(n), uint32(len(n)))
+	rest := readList(func(p unsafe.Pointer, l uint32) uint64 { return getHeaderNames(kindRequest, p, l) })
+	for len(rest) > 0 {
+		var n []byte
+		n, rest = next(rest)
+		if claimHeader(n) {
+			removeHeader(kindRequest, ptr(n), uint32(len(n)))
 		}
 	}
+}
+
+// claimHeader reports whether a header name starts with claimPrefix, in
+// any case.
+func claimHeader(n []byte) bool {
+	if len(n) < len(claimPrefix) {
+		return false
+	}
+	for i := range len(claimPrefix) {
+		c := n[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != claimPrefix[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // respond answers a refused request itself.
