@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -266,5 +269,75 @@ func TestFloorModule(t *testing.T) {
 	out, err := h.CallRaw(ctx, []byte("abc"), 100)
 	if err != nil || errorCode(t, out) != "invalid_argument" {
 		t.Fatalf("CallRaw past the buffer = %s, %v", out, err)
+	}
+}
+
+// TestHammer runs many goroutines against small pools, with and without
+// interrupt checks, some of them giving up mid-call. Every answer must be
+// its own request's (an instance still running an abandoned call must not
+// serve anyone), and afterwards every slot of the pool must be back: as
+// many calls as there are instances run at once and all finish.
+func TestHammer(t *testing.T) {
+	for _, noInterrupt := range []bool{false, true} {
+		t.Run(map[bool]string{false: "interrupt", true: "nointerrupt"}[noInterrupt], func(t *testing.T) {
+			const instances = 3
+			h := open(t, wazerohost.Config{Instances: instances, NoInterrupt: noInterrupt})
+			// A slot that never comes back shows as calls that wait for a
+			// minute, not as a test that hangs.
+			long, cancelLong := context.WithTimeout(context.Background(), time.Minute)
+			defer cancelLong()
+			var wg sync.WaitGroup
+			errs := make(chan error, 64)
+			for g := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range 15 {
+						switch (g + i) % 3 {
+						case 0: // an answer that names its request
+							n := g*100 + i + 1
+							out, err := h.Call(long, []byte(`{"op":"bench_hmac","n":`+strconv.Itoa(n)+`}`))
+							if err != nil || string(out) != `{"ok":{"n":`+strconv.Itoa(n)+`}}` {
+								errs <- fmt.Errorf("bench_hmac n=%d: %s, %v", n, out, err)
+								return
+							}
+						case 1: // given up mid-call: an error, never an answer of another's
+							ctx, cancel := context.WithTimeout(long, time.Millisecond)
+							out, err := h.Call(ctx, []byte(`{"op":"bench_ed25519","n":40}`))
+							cancel()
+							if err == nil && string(out) != `{"ok":{"n":40}}` {
+								errs <- fmt.Errorf("bench_ed25519: %s", out)
+								return
+							}
+						default:
+							if out, err := h.Call(long, []byte(`{"op":"info"}`)); err != nil || !bytes.HasPrefix(out, []byte(`{"ok":{"abi":1,`)) {
+								errs <- fmt.Errorf("info: %.80s, %v", out, err)
+								return
+							}
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			// Every slot is back: `instances` calls at once, each within a minute.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			done := make(chan error, instances)
+			for range instances {
+				go func() {
+					_, err := h.Call(ctx, []byte(`{"op":"bench_hmac","n":1000}`))
+					done <- err
+				}()
+			}
+			for range instances {
+				if err := <-done; err != nil {
+					t.Fatalf("a slot of the pool did not come back: %v", err)
+				}
+			}
+		})
 	}
 }
