@@ -147,8 +147,9 @@ func (d *decider) erase(c Erase) error {
 }
 
 // DecideTenant decides a command on a tenant's stream. SetPolicy is the only
-// one: the policy is completed with the defaults, validated, and recorded in
-// full so the audit shows every number in force.
+// one: the policy is completed with the defaults (SetPolicy.Exact keeps its
+// meaningful zeros), validated, and recorded in full so the audit shows
+// every number in force.
 func DecideTenant(t *Tenant, cmd Command, env Env) (Decision, error) {
 	c, ok := cmd.(SetPolicy)
 	if !ok {
@@ -157,7 +158,7 @@ func DecideTenant(t *Tenant, cmd Command, env Env) (Decision, error) {
 		}
 		return Decision{}, invalid("unknown command %q for a tenant", cmd.CommandType())
 	}
-	p := Complete(c.Policy)
+	p := complete(c.Policy, c.Exact)
 	if err := ValidatePolicy(&p); err != nil {
 		return Decision{}, err
 	}

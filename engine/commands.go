@@ -181,10 +181,16 @@ type Erase struct {
 // commands also expire what they touch.
 type Expire struct{}
 
-// SetPolicy sets a tenant's policy (zero fields take the defaults). It is the
-// one command on the tenant stream; see [DecideTenant].
+// SetPolicy sets a tenant's policy (zero fields take the defaults, unless
+// Exact). It is the one command on the tenant stream; see [DecideTenant].
 type SetPolicy struct {
 	Policy Policy `json:"policy"`
+	// Exact says the policy's zeros are meant where a zero is allowed
+	// (totp.skew, max_snoozes): a policy document laid over DefaultPolicy,
+	// as `PUT /v1/tenants/{t}/policy` does, names every number. Without
+	// it every zero field takes its default, so that a policy built in Go
+	// may name only what it changes.
+	Exact bool `json:"exact,omitempty"`
 }
 
 func (StartEnrolment) CommandType() string      { return "start_enrolment" }

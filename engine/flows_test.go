@@ -341,7 +341,7 @@ func TestEnforcementAndSnooze(t *testing.T) {
 	h.fail(engine.SnoozeEnrolment{App: "web"}, vakt.CodeEnrolmentRequired)
 	p := engine.DefaultPolicy()
 	p.EnforceFrom = t0.Add(30 * 24 * time.Hour)
-	if _, err := h.svc.SetPolicy(t.Context(), h.tenant, p, "pol-1", "admin"); err != nil {
+	if _, err := h.svc.SetPolicy(t.Context(), h.tenant, engine.SetPolicy{Policy: p}, "pol-1", "admin"); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 3; i++ {

@@ -57,7 +57,12 @@ func DefaultPolicy() Policy {
 // Complete fills every zero field of p with the default, so that a policy
 // document may name only what it changes. Apps is replaced as a whole when
 // given (a zero remember_for there means "every login", not "default").
-func Complete(p Policy) Policy {
+func Complete(p Policy) Policy { return complete(p, false) }
+
+// complete is Complete; exact keeps the zeros that mean something
+// (totp.skew 0: only the current step; max_snoozes 0: no snoozing), for a
+// policy whose absent fields already hold the defaults (SetPolicy.Exact).
+func complete(p Policy, exact bool) Policy {
 	d := DefaultPolicy()
 	str := func(v *string, def string) {
 		if *v == "" {
@@ -81,7 +86,9 @@ func Complete(p Policy) Policy {
 	str(&p.TOTP.Algorithm, d.TOTP.Algorithm)
 	num(&p.TOTP.Digits, d.TOTP.Digits)
 	num(&p.TOTP.Period, d.TOTP.Period)
-	num(&p.TOTP.Skew, d.TOTP.Skew)
+	if !exact {
+		num(&p.TOTP.Skew, d.TOTP.Skew)
+	}
 	num(&p.HOTPLookAhead, d.HOTPLookAhead)
 	num(&p.HOTPResyncWindow, d.HOTPResyncWindow)
 	dur(&p.EnrolmentTTL, d.EnrolmentTTL)
@@ -105,7 +112,9 @@ func Complete(p Policy) Policy {
 		p.Apps = d.Apps
 	}
 	num(&p.MaxRememberedDevices, d.MaxRememberedDevices)
-	num(&p.MaxSnoozes, d.MaxSnoozes)
+	if !exact {
+		num(&p.MaxSnoozes, d.MaxSnoozes)
+	}
 	str(&p.ResetProofLevel, d.ResetProofLevel)
 	dur(&p.TemporaryPassTTL, d.TemporaryPassTTL)
 	dur(&p.TemporaryPassMaxTTL, d.TemporaryPassMaxTTL)

@@ -308,7 +308,7 @@ func errorOf(recs []events.Record) error {
 func checkCommandID(id string) error { return events.ValidateCommandID(id) }
 
 // SetPolicy sets a tenant's policy.
-func (s *Service) SetPolicy(ctx context.Context, tenant string, p Policy, commandID, actor string) (Result, error) {
+func (s *Service) SetPolicy(ctx context.Context, tenant string, c SetPolicy, commandID, actor string) (Result, error) {
 	stream := events.TenantStream(tenant)
 	if err := stream.Validate(); err != nil {
 		return Result{}, err
@@ -323,7 +323,7 @@ func (s *Service) SetPolicy(ctx context.Context, tenant string, p Policy, comman
 			return Result{}, err
 		}
 		env := Env{Now: s.now(), Rand: s.rand()}
-		dec, err := s.decideTenant(ctx, t, SetPolicy{Policy: p}, env)
+		dec, err := s.decideTenant(ctx, t, c, env)
 		if err != nil || len(dec.Events) == 0 {
 			return Result{Reply: dec.Reply}, err
 		}

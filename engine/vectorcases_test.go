@@ -941,6 +941,11 @@ func vectorCases() []vcase {
 				return engine.SetPolicy{Policy: engine.Policy{Issuer: "UiO", EnforceFrom: t0.Add(14 * day)}}
 			},
 			types: []string{"policy.set"}},
+		vcase{name: "policy/exact-zeros", desc: "an exact policy keeps totp.skew 0 and max_snoozes 0; its other zeros still take the defaults",
+			when: func(b *vb) engine.Command {
+				return engine.SetPolicy{Policy: engine.Policy{Issuer: "UiO", TOTP: events.OTPProfile{Skew: 0}, MaxSnoozes: 0}, Exact: true}
+			},
+			types: []string{"policy.set"}},
 		vcase{name: "policy/unchanged", desc: "setting the same policy again records nothing",
 			given: func(b *vb) { b.do(engine.SetPolicy{Policy: engine.Policy{Issuer: "UiO"}}) },
 			when:  func(b *vb) engine.Command { return engine.SetPolicy{Policy: engine.Policy{Issuer: "UiO"}} }},

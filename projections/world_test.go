@@ -286,7 +286,7 @@ func buildWorld(t testing.TB) *world {
 	// The tenant lets users without an authenticator snooze for a month.
 	pol := engine.DefaultPolicy()
 	pol.EnforceFrom = t0.Add(30 * 24 * time.Hour)
-	res, err := w.svc.SetPolicy(ctx, tenant, pol, "policy-1", "admin:it")
+	res, err := w.svc.SetPolicy(ctx, tenant, engine.SetPolicy{Policy: pol}, "policy-1", "admin:it")
 	if err != nil {
 		t.Fatal(err)
 	}

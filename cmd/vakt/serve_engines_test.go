@@ -30,6 +30,7 @@ var wasmScenarios = map[string]func(*testing.T){
 	"TestServeBadInput":                       TestServeBadInput,
 	"TestServeDeviceAnswersAreChecked":        TestServeDeviceAnswersAreChecked,
 	"TestServeIdempotentRetries":              TestServeIdempotentRetries,
+	"TestServePolicyZeros":                    TestServePolicyZeros,
 }
 
 const onWASMPrefix = "TestServeOnWASM/"

@@ -21,6 +21,7 @@ import (
 
 	"github.com/vaktmfa/vakt/engine"
 	"github.com/vaktmfa/vakt/events"
+	"github.com/vaktmfa/vakt/internal/apptest"
 )
 
 const tenant = "uio.no"
@@ -924,4 +925,44 @@ func countOf(list []string, v string) int {
 		}
 	}
 	return n
+}
+
+// TestServePolicyZeros: a policy document is laid over the defaults, so a
+// tenant can set the zeros that mean something (totp.skew 0: only the
+// current 30-second step; max_snoozes 0: no snoozing) and leave the rest
+// out. The engine then refuses the previous step's code, which the default
+// skew of one step accepts.
+func TestServePolicyZeros(t *testing.T) {
+	s := serveForTest(t)
+	ta, rp := s.key("tenant_admin", tenant), s.key("relying_party", tenant)
+	policyPath := "/v1/tenants/" + tenant + "/policy"
+	p := s.must(http.StatusOK, "PUT", policyPath, ta, map[string]any{"totp": map[string]any{"skew": 0}, "max_snoozes": 0})
+	totp, _ := p.m["totp"].(map[string]any)
+	if totp["skew"] != 0.0 || p.m["max_snoozes"] != 0.0 || totp["period"] != 30.0 || p.str("issuer") != "Vakt" {
+		t.Fatalf("policy with zeros: %s", p)
+	}
+	last := s.records(tenant, "")
+	if n := len(last); n == 0 || last[n-1].Type != "policy.set" {
+		t.Fatalf("the tenant stream does not end with policy.set: %v", s.types(tenant, ""))
+	}
+
+	user := "nils"
+	_, k := s.enrolTOTP(rp, tenant, user, "Phone")
+	s.nextStep()
+	ch := s.must(http.StatusCreated, "POST", userPath(tenant, user)+"/challenges", rp, map[string]any{"app": "web"})
+	previous := apptest.TOTP(t, k.Secret(), s.clock.Now().Add(-30*time.Second))
+	s.refused(http.StatusForbidden, "invalid_code", "POST", challengePath(tenant, ch.str("challenge_id"))+"/verify", rp, map[string]any{"code": previous})
+	s.must(http.StatusOK, "POST", challengePath(tenant, ch.str("challenge_id"))+"/verify", rp, map[string]any{"code": s.code(k)})
+
+	// What a document leaves out is the default, not the previous value.
+	p = s.must(http.StatusOK, "PUT", policyPath, ta, map[string]any{"issuer": "UiO"})
+	totp, _ = p.m["totp"].(map[string]any)
+	if totp["skew"] != 1.0 || p.m["max_snoozes"] != 3.0 || p.str("issuer") != "UiO" {
+		t.Fatalf("policy without the zeros: %s", p)
+	}
+	s.nextStep()
+	s.nextStep() // the step before is one whose code was not used yet
+	ch = s.must(http.StatusCreated, "POST", userPath(tenant, user)+"/challenges", rp, map[string]any{"app": "web"})
+	previous = apptest.TOTP(t, k.Secret(), s.clock.Now().Add(-30*time.Second))
+	s.must(http.StatusOK, "POST", challengePath(tenant, ch.str("challenge_id"))+"/verify", rp, map[string]any{"code": previous})
 }

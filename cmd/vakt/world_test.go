@@ -78,7 +78,7 @@ func (w *world) policy(tenant string, fraudLock bool) {
 	w.t.Helper()
 	p := engine.DefaultPolicy()
 	p.FraudLock = fraudLock
-	if _, err := w.svc.SetPolicy(context.Background(), tenant, p, "policy-1", "admin:it"); err != nil {
+	if _, err := w.svc.SetPolicy(context.Background(), tenant, engine.SetPolicy{Policy: p}, "policy-1", "admin:it"); err != nil {
 		w.t.Fatal(err)
 	}
 }

@@ -69,7 +69,7 @@ func (w *world) policy(tenant string) {
 	w.cmds++
 	pol := engine.DefaultPolicy()
 	pol.EnforceFrom = t0.Add(30 * 24 * time.Hour)
-	if _, err := w.svc.SetPolicy(context.Background(), tenant, pol, fmt.Sprintf("policy-%d", w.cmds), "admin:it"); err != nil {
+	if _, err := w.svc.SetPolicy(context.Background(), tenant, engine.SetPolicy{Policy: pol}, fmt.Sprintf("policy-%d", w.cmds), "admin:it"); err != nil {
 		w.t.Fatal(err)
 	}
 }

@@ -172,7 +172,10 @@ func (s *Server) setPolicy(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var p engine.Policy
+	// The document is laid over the defaults: what it names replaces them,
+	// zeros included (totp.skew 0, max_snoozes 0), and what it leaves out
+	// is the default, not the tenant's previous value.
+	p := engine.DefaultPolicy()
 	if err := decode(r, &p); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -182,7 +185,7 @@ func (s *Server) setPolicy(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if _, err := s.svc.SetPolicy(r.Context(), tenant, p, id, c.Actor()); err != nil {
+	if _, err := s.svc.SetPolicy(r.Context(), tenant, engine.SetPolicy{Policy: p, Exact: true}, id, c.Actor()); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
