@@ -124,7 +124,9 @@ func (s *Server) securityInfoDoc(ctx context.Context, tenant, user string) (proj
 }
 
 // securityInfo is the "security info" page's data: the read model (which
-// may lag the stream by a moment).
+// may lag the stream by a moment). A user the read model has not seen yet,
+// whose first events were just written, is folded from the stream here, so
+// that a caller that has enrolled someone finds them at once.
 func (s *Server) securityInfo(w http.ResponseWriter, r *http.Request) {
 	tenant, user, _, ok := s.forUser(w, r, ActReadUser)
 	if !ok {
@@ -132,8 +134,18 @@ func (s *Server) securityInfo(w http.ResponseWriter, r *http.Request) {
 	}
 	info, ok := s.securityInfoDoc(r.Context(), tenant, user)
 	if !ok {
-		s.writeError(w, r, vakt.Errorf(vakt.CodeNotFound, "no such user"))
-		return
+		recs, err := s.cfg.Stack.Store.Load(r.Context(), events.Stream{Tenant: tenant, User: user}, events.Head{})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if len(recs) == 0 {
+			s.writeError(w, r, vakt.Errorf(vakt.CodeNotFound, "no such user"))
+			return
+		}
+		for i := range recs {
+			info.Apply(&recs[i])
+		}
 	}
 	writeJSON(w, http.StatusOK, info)
 }

@@ -131,16 +131,23 @@ func Open(ctx context.Context, cfg Config) (st *Stack, err error) {
 	return s, nil
 }
 
+// StopReadModels stops folding new events into the read models; they keep
+// answering with what they hold. Tests use it to make the read models lag
+// the stream for certain; Close stops them too.
+func (s *Stack) StopReadModels() {
+	if s.cancel != nil {
+		s.cancel()
+		<-s.done
+	}
+}
+
 // Close stops the read models, waits for background snapshot writes, closes
 // the store and stops (or disconnects from) NATS, in that order.
 func (s *Stack) Close() error {
 	if s == nil {
 		return nil
 	}
-	if s.cancel != nil {
-		s.cancel()
-		<-s.done
-	}
+	s.StopReadModels()
 	if s.Service != nil {
 		s.Service.Close()
 	}
