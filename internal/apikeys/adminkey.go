@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vaktmfa/vakt"
+	"github.com/vaktmfa/vakt/internal/secretfile"
 )
 
 // EnvVar names the environment variable that holds the admin key.
@@ -88,36 +89,22 @@ func LoadAdminKey(dataDir string) (secret string, created bool, err error) {
 	return secret, true, nil
 }
 
+// adminFile is the admin key file of path, for package secretfile.
+func adminFile(path string) secretfile.File {
+	return secretfile.File{What: "admin key", Path: path, EnvVar: EnvVar}
+}
+
 // readAdminFile reads and checks an existing key file. A missing file is an
 // error that wraps fs.ErrNotExist.
 func readAdminFile(path string) (string, error) {
-	f, err := openNoFollow(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", err
-	}
+	f, _, err := adminFile(path).Open()
 	if err != nil {
-		if isSymlink(path) {
-			return "", symlinkError(path)
-		}
-		return "", vakt.Errorf(vakt.CodeInternal, "admin key: cannot open %s: %v", path, unwrapPath(err))
+		return "", err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", vakt.Errorf(vakt.CodeInternal, "admin key: %s: %v", path, unwrapPath(err))
-	}
-	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return "", symlinkError(path)
-	case !fi.Mode().IsRegular():
-		return "", vakt.Errorf(vakt.CodeInvalidArgument, "admin key: %s is not a regular file (%s)", path, fi.Mode().Type())
-	}
-	if err := checkPerm(path, fi); err != nil {
-		return "", err
-	}
 	b, err := io.ReadAll(io.LimitReader(f, maxAdminFile+1))
 	if err != nil {
-		return "", vakt.Errorf(vakt.CodeInternal, "admin key: read %s: %v", path, unwrapPath(err))
+		return "", vakt.Errorf(vakt.CodeInternal, "admin key: read %s: %v", path, err)
 	}
 	if len(b) > maxAdminFile {
 		return "", vakt.Errorf(vakt.CodeInvalidArgument, "admin key: %s has more than %d bytes; it must hold the key on one line", path, maxAdminFile)
@@ -129,81 +116,15 @@ func readAdminFile(path string) (string, error) {
 	return s, nil
 }
 
-func symlinkError(path string) error {
-	return vakt.Errorf(vakt.CodeInvalidArgument, "admin key: %s is a symbolic link; Vakt reads the admin key only from a regular file: replace the link with the file itself (mode 0600), or set %s", path, EnvVar)
-}
-
-func isSymlink(path string) bool {
-	fi, err := os.Lstat(path)
-	return err == nil && fi.Mode()&fs.ModeSymlink != 0
-}
-
-// createAdminFile writes a new key file. It fails with an error wrapping
-// fs.ErrExist when the file appeared meanwhile. The key is written to a
-// temporary file first and linked into place, so that no process ever sees
-// a partial file.
+// createAdminFile writes a new key file with a new key. It fails with an
+// error wrapping fs.ErrExist when the file appeared meanwhile.
 func createAdminFile(dir, path string) (string, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", vakt.Errorf(vakt.CodeInternal, "admin key: create data directory %s: %v", dir, unwrapPath(err))
-	}
 	_, secret, err := newSecret(rand.Reader)
 	if err != nil {
 		return "", err
 	}
-	content := []byte(secret + "\n")
-	tmp, err := os.CreateTemp(dir, "."+AdminKeyFile+".tmp-*") // mode 0600
-	if err != nil {
-		return "", vakt.Errorf(vakt.CodeInternal, "admin key: create a file in %s: %v", dir, unwrapPath(err))
-	}
-	defer os.Remove(tmp.Name())
-	if err := writeSync(tmp, content); err != nil {
-		return "", vakt.Errorf(vakt.CodeInternal, "admin key: write a file in %s: %v", dir, unwrapPath(err))
-	}
-	err = os.Link(tmp.Name(), path)
-	if errors.Is(err, fs.ErrExist) {
+	if err := adminFile(path).Create(dir, []byte(secret+"\n")); err != nil {
 		return "", err
 	}
-	if err != nil {
-		// No hard links here: create in place, exclusively.
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
-		if errors.Is(err, fs.ErrExist) {
-			return "", err
-		}
-		if err != nil {
-			return "", vakt.Errorf(vakt.CodeInternal, "admin key: create %s: %v", path, unwrapPath(err))
-		}
-		if err := writeSync(f, content); err != nil {
-			os.Remove(path) // a partial key would be refused on the next start
-			return "", vakt.Errorf(vakt.CodeInternal, "admin key: write %s: %v", path, unwrapPath(err))
-		}
-	}
-	syncDir(dir)
 	return secret, nil
-}
-
-func writeSync(f *os.File, b []byte) error {
-	_, err := f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// unwrapPath drops the path from an *fs.PathError (the message names it).
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }

@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/vaktmfa/vakt"
+	"github.com/vaktmfa/vakt/internal/secretfile"
 )
 
 // Size is the length of the master key in bytes (AES-256).
@@ -118,39 +119,25 @@ func Generate() ([]byte, error) {
 	return key, nil
 }
 
+// file is the key file of path, for package secretfile.
+func file(path string) secretfile.File {
+	return secretfile.File{What: "master key", Path: path, EnvVar: EnvVar}
+}
+
 // readFile reads and checks an existing key file. A missing file is an error
 // that wraps fs.ErrNotExist.
 func readFile(path string) ([]byte, error) {
-	f, err := openNoFollow(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
+	f, fi, err := file(path).Open()
 	if err != nil {
-		if isSymlink(path) {
-			return nil, symlinkError(path)
-		}
-		return nil, vakt.Errorf(vakt.CodeInternal, "master key: cannot open %s: %v", path, unwrapPath(err))
+		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, vakt.Errorf(vakt.CodeInternal, "master key: %s: %v", path, unwrapPath(err))
-	}
-	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return nil, symlinkError(path)
-	case !fi.Mode().IsRegular():
-		return nil, vakt.Errorf(vakt.CodeInvalidArgument, "master key: %s is not a regular file (%s); it must be a file of exactly %d bytes", path, fi.Mode().Type(), Size)
-	}
-	if err := checkPerm(path, fi); err != nil {
-		return nil, err
-	}
 	if fi.Size() != Size {
 		return nil, vakt.Errorf(vakt.CodeInvalidArgument, "master key: %s has %d bytes, not %d; it must hold exactly %d raw random bytes. Restore the original file from your backup (a new key cannot open the existing data keys)", path, fi.Size(), Size, Size)
 	}
 	key := make([]byte, Size)
 	if _, err := io.ReadFull(f, key); err != nil {
-		return nil, vakt.Errorf(vakt.CodeInternal, "master key: read %s: %v", path, unwrapPath(err))
+		return nil, vakt.Errorf(vakt.CodeInternal, "master key: read %s: %v", path, err)
 	}
 	// The file might have grown between Stat and Read.
 	var one [1]byte
@@ -161,87 +148,16 @@ func readFile(path string) ([]byte, error) {
 	return key, nil
 }
 
-func symlinkError(path string) error {
-	return vakt.Errorf(vakt.CodeInvalidArgument, "master key: %s is a symbolic link; Vakt reads the master key only from a regular file: replace the link with the file itself (mode 0600), or set %s", path, EnvVar)
-}
-
-func isSymlink(path string) bool {
-	fi, err := os.Lstat(path)
-	return err == nil && fi.Mode()&fs.ModeSymlink != 0
-}
-
-// create writes a new key file. It fails with an error wrapping fs.ErrExist
-// when the file appeared meanwhile. The key is written to a temporary file
-// first and linked into place, so that no process ever sees a partial key
-// file.
+// create writes a new key file with a new key. It fails with an error
+// wrapping fs.ErrExist when the file appeared meanwhile.
 func create(dir, path string) ([]byte, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, vakt.Errorf(vakt.CodeInternal, "master key: create data directory %s: %v", dir, unwrapPath(err))
-	}
 	key, err := Generate()
 	if err != nil {
 		return nil, err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			clear(key)
-		}
-	}()
-	tmp, err := os.CreateTemp(dir, "."+FileName+".tmp-*") // mode 0600
-	if err != nil {
-		return nil, vakt.Errorf(vakt.CodeInternal, "master key: create a file in %s: %v", dir, unwrapPath(err))
-	}
-	defer os.Remove(tmp.Name())
-	if err := writeSync(tmp, key); err != nil {
-		return nil, vakt.Errorf(vakt.CodeInternal, "master key: write a file in %s: %v", dir, unwrapPath(err))
-	}
-	err = os.Link(tmp.Name(), path)
-	if errors.Is(err, fs.ErrExist) {
+	if err := file(path).Create(dir, key); err != nil {
+		clear(key)
 		return nil, err
 	}
-	if err != nil {
-		// No hard links here: create in place, exclusively.
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
-		if errors.Is(err, fs.ErrExist) {
-			return nil, err
-		}
-		if err != nil {
-			return nil, vakt.Errorf(vakt.CodeInternal, "master key: create %s: %v", path, unwrapPath(err))
-		}
-		if err := writeSync(f, key); err != nil {
-			os.Remove(path) // a short file would be refused on the next start
-			return nil, vakt.Errorf(vakt.CodeInternal, "master key: write %s: %v", path, unwrapPath(err))
-		}
-	}
-	syncDir(dir)
-	ok = true
 	return key, nil
-}
-
-func writeSync(f *os.File, b []byte) error {
-	_, err := f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// unwrapPath drops the path from an *fs.PathError (the message names it).
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package masterkey
+package secretfile
 
 import (
 	"io/fs"
@@ -18,10 +18,10 @@ func openNoFollow(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
 }
 
-// checkPerm refuses a key file that group or others may use in any way.
-func checkPerm(path string, fi fs.FileInfo) error {
+// checkPerm refuses a file that group or others may use in any way.
+func (sf File) checkPerm(fi fs.FileInfo) error {
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return vakt.Errorf(vakt.CodeInvalidArgument, "master key: %s is open to group or others (mode %04o); only its owner may read it: run chmod 600 %s", path, perm, path)
+		return vakt.Errorf(vakt.CodeInvalidArgument, "%s: %s is open to group or others (mode %04o); only its owner may read it: run chmod 600 %s", sf.What, sf.Path, perm, sf.Path)
 	}
 	return nil
 }
