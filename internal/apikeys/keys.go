@@ -20,6 +20,7 @@ import (
 	"github.com/vaktmfa/vakt/events"
 	"github.com/vaktmfa/vakt/internal/jsonx"
 	"github.com/vaktmfa/vakt/internal/natserr"
+	"github.com/vaktmfa/vakt/internal/natsserver"
 )
 
 // Bucket is the default KV bucket of the API keys.
@@ -167,39 +168,22 @@ func (k *Keys) watch() {
 }
 
 func openBucket(ctx context.Context, js jetstream.JetStream, bucket string, replicas int) (jetstream.KeyValue, error) {
-	kv, err := js.KeyValue(ctx, bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:       bucket,
-			Description:  "Vakt API keys (hashes only; deleting an entry revokes the key)",
-			History:      1,
-			Storage:      jetstream.FileStorage,
-			Replicas:     replicas,
-			MaxValueSize: 4096,
-		})
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = js.KeyValue(ctx, bucket) // created meanwhile by another process
-		}
-	}
+	kv, st, err := natsserver.OpenBucket(ctx, js, "api keys", jetstream.KeyValueConfig{
+		Bucket:       bucket,
+		Description:  "Vakt API keys (hashes only; deleting an entry revokes the key)",
+		History:      1,
+		Storage:      jetstream.FileStorage,
+		Replicas:     replicas,
+		MaxValueSize: 4096,
+	})
 	if err != nil {
-		return nil, natserr.Wrap("api keys: open bucket "+bucket, err)
+		return nil, err
 	}
-	st, err := js.Stream(ctx, "KV_"+bucket)
-	if err != nil {
-		return nil, natserr.Wrap("api keys: open bucket "+bucket, err)
-	}
-	cfg := st.CachedInfo().Config
-	switch {
+	switch cfg := st.CachedInfo().Config; {
 	case cfg.Storage != jetstream.FileStorage:
 		return nil, vakt.Errorf(vakt.CodeInternal, "api keys: bucket %s is kept in memory and would lose every key on restart; it was not created by Vakt: delete it (nats kv rm %s) and create the keys again", bucket, bucket)
 	case cfg.MaxAge != 0:
 		return nil, vakt.Errorf(vakt.CodeInternal, "api keys: bucket %s expires entries after %s, which would revoke keys silently; it was not created by Vakt: remove the TTL (nats kv edit) or delete the bucket", bucket, cfg.MaxAge)
-	}
-	if cfg.Replicas != replicas {
-		cfg.Replicas = replicas
-		if _, err := js.UpdateStream(ctx, cfg); err != nil {
-			return nil, vakt.Errorf(vakt.CodeInternal, "api keys: change the replicas of bucket %s to %d: %v", bucket, replicas, err)
-		}
 	}
 	return kv, nil
 }

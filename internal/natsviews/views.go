@@ -16,6 +16,7 @@ import (
 	natsstore "github.com/vaktmfa/vakt/events/nats"
 	"github.com/vaktmfa/vakt/internal/jsonx"
 	"github.com/vaktmfa/vakt/internal/natserr"
+	"github.com/vaktmfa/vakt/internal/natsserver"
 	"github.com/vaktmfa/vakt/projections"
 )
 
@@ -74,25 +75,15 @@ type Views struct {
 // documents and checkpoints is stored all or nothing.
 func OpenViews(ctx context.Context, js jetstream.JetStream, opts ViewsOptions) (*Views, error) {
 	opts.fill()
-	kv, err := js.KeyValue(ctx, opts.Bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      opts.Bucket,
-			Description: "Vakt read models and projection checkpoints (rebuildable from the events)",
-			History:     1,
-			Storage:     jetstream.FileStorage,
-			Replicas:    opts.Replicas,
-		})
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = js.KeyValue(ctx, opts.Bucket)
-		}
-	}
+	kv, st, err := natsserver.OpenBucket(ctx, js, "views", jetstream.KeyValueConfig{
+		Bucket:      opts.Bucket,
+		Description: "Vakt read models and projection checkpoints (rebuildable from the events)",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    opts.Replicas,
+	})
 	if err != nil {
-		return nil, unreachable("open bucket "+opts.Bucket, err)
-	}
-	st, err := js.Stream(ctx, "KV_"+opts.Bucket)
-	if err != nil {
-		return nil, unreachable("open bucket "+opts.Bucket, err)
+		return nil, err
 	}
 	// KeyValueConfig cannot say it, so the stream is updated once; an
 	// update of the bucket through the KV API would turn it off again, and

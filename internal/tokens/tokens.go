@@ -58,6 +58,7 @@ import (
 	"github.com/vaktmfa/vakt"
 	"github.com/vaktmfa/vakt/events"
 	"github.com/vaktmfa/vakt/internal/natserr"
+	"github.com/vaktmfa/vakt/internal/natsserver"
 )
 
 // Bucket is the default KV bucket of the signing keys.
@@ -289,36 +290,19 @@ func (i *Issuer) Close() error {
 }
 
 func openBucket(ctx context.Context, js jetstream.JetStream, bucket string, replicas int) (jetstream.KeyValue, error) {
-	kv, err := js.KeyValue(ctx, bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:       bucket,
-			Description:  "Vakt session token signing keys (private keys sealed by the master key)",
-			History:      1,
-			Storage:      jetstream.FileStorage,
-			Replicas:     replicas,
-			MaxValueSize: 4096,
-		})
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = js.KeyValue(ctx, bucket) // created meanwhile by another process
-		}
-	}
+	kv, st, err := natsserver.OpenBucket(ctx, js, "tokens", jetstream.KeyValueConfig{
+		Bucket:       bucket,
+		Description:  "Vakt session token signing keys (private keys sealed by the master key)",
+		History:      1,
+		Storage:      jetstream.FileStorage,
+		Replicas:     replicas,
+		MaxValueSize: 4096,
+	})
 	if err != nil {
-		return nil, natserr.Wrap("tokens: open bucket "+bucket, err)
+		return nil, err
 	}
-	st, err := js.Stream(ctx, "KV_"+bucket)
-	if err != nil {
-		return nil, natserr.Wrap("tokens: open bucket "+bucket, err)
-	}
-	cfg := st.CachedInfo().Config
-	if cfg.MaxAge != 0 {
+	if cfg := st.CachedInfo().Config; cfg.MaxAge != 0 {
 		return nil, vakt.Errorf(vakt.CodeInternal, "tokens: bucket %s expires entries after %s, which would drop signing keys while their tokens are live; it was not created by Vakt: delete it (nats kv rm %s) and start again", bucket, cfg.MaxAge, bucket)
-	}
-	if cfg.Replicas != replicas {
-		cfg.Replicas = replicas
-		if _, err := js.UpdateStream(ctx, cfg); err != nil {
-			return nil, vakt.Errorf(vakt.CodeInternal, "tokens: change the replicas of bucket %s to %d: %v", bucket, replicas, err)
-		}
 	}
 	return kv, nil
 }
