@@ -53,7 +53,7 @@ type errorBody struct {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := vakt.As(err)
 	if e.Code == vakt.CodeInternal {
-		s.log.ErrorContext(r.Context(), "internal error", "route", routeOf(r), "err", err)
+		s.log.ErrorContext(r.Context(), "internal error", "route", RouteOf(r), "err", err)
 	}
 	out := &vakt.Error{Code: e.Code, Message: e.Message}
 	if out.Message == "" {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -9,59 +10,78 @@ import (
 	"github.com/vaktmfa/vakt"
 )
 
-// statusWriter remembers the status a handler wrote.
-type statusWriter struct {
+// StatusWriter remembers the status a handler wrote.
+type StatusWriter struct {
 	http.ResponseWriter
 	status int
 }
 
-func (w *statusWriter) WriteHeader(code int) {
+func (w *StatusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *statusWriter) Write(b []byte) (int, error) {
+func (w *StatusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
 	return w.ResponseWriter.Write(b)
 }
 
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// middleware logs every request by its route pattern (never the raw path,
-// which holds user ids, and never a body or a header), counts it, and turns
-// a panic into a 500 without taking the process down.
+// Written reports whether the handler has written a status yet.
+func (w *StatusWriter) Written() bool { return w.status != 0 }
+
+// Observe serves a request with serve and then logs and counts it (m may
+// be nil) by its route pattern, never the raw path, which holds user ids,
+// and never a query, a body or a header, so no code, token or key: method,
+// route, status and time. The API and the pages (internal/web) both serve
+// through it.
+func Observe(log *slog.Logger, m Metrics, w http.ResponseWriter, r *http.Request, serve func(*StatusWriter, *http.Request)) {
+	start := time.Now()
+	sw := &StatusWriter{ResponseWriter: w}
+	defer func() {
+		d := time.Since(start)
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK // what net/http sends for a handler that wrote nothing
+		}
+		route := RouteOf(r)
+		if m != nil {
+			m.Request(route, status, d)
+		}
+		log.InfoContext(r.Context(), "request", "method", r.Method, "route", route, "status", status, "ms", float64(d.Microseconds())/1000)
+	}()
+	serve(sw, r)
+}
+
+// middleware adds the API's headers, turns a panic into a 500 without
+// taking the process down, and observes every request.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		h := sw.Header()
+		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
-		defer func() {
-			if p := recover(); p != nil {
-				s.log.ErrorContext(r.Context(), "panic", "route", routeOf(r), "panic", p, "stack", string(debug.Stack()))
-				if sw.status == 0 {
-					s.writeError(sw, r, vakt.Errorf(vakt.CodeInternal, "internal error; see the server log"))
+		Observe(s.log, s.cfg.Metrics, w, r, func(sw *StatusWriter, r *http.Request) {
+			defer func() {
+				if p := recover(); p != nil {
+					s.log.ErrorContext(r.Context(), "panic", "route", RouteOf(r), "panic", p, "stack", string(debug.Stack()))
+					if !sw.Written() {
+						s.writeError(sw, r, vakt.Errorf(vakt.CodeInternal, "internal error; see the server log"))
+					}
 				}
-			}
-			d := time.Since(start)
-			route := routeOf(r)
-			if s.cfg.Metrics != nil {
-				s.cfg.Metrics.Request(route, sw.status, d)
-			}
-			s.log.InfoContext(r.Context(), "request", "method", r.Method, "route", route, "status", sw.status, "ms", float64(d.Microseconds())/1000)
-		}()
-		next.ServeHTTP(sw, r)
+			}()
+			next.ServeHTTP(sw, r)
+		})
 	})
 }
 
-// routeOf is the route pattern a request matched ("POST /v1/tenants/{t}/..."),
+// RouteOf is the route pattern a request matched ("POST /v1/tenants/{t}/..."),
 // or "unmatched".
-func routeOf(r *http.Request) string {
+func RouteOf(r *http.Request) string {
 	if r.Pattern == "" || r.Pattern == "/" {
 		return "unmatched"
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/vaktmfa/vakt/events"
 	"github.com/vaktmfa/vakt/internal/jsonx"
 	"github.com/vaktmfa/vakt/internal/qrpng"
+	"github.com/vaktmfa/vakt/internal/server"
 	"github.com/vaktmfa/vakt/projections"
 )
 
@@ -456,7 +457,7 @@ func (w *Web) accountProblem(rw http.ResponseWriter, r *http.Request, s *session
 func (w *Web) accountErr(rw http.ResponseWriter, r *http.Request, s *session, err error) {
 	e := vakt.As(err)
 	if e.Code == vakt.CodeInternal {
-		w.log.ErrorContext(r.Context(), "web: internal error", "route", routeOf(r), "err", err)
+		w.log.ErrorContext(r.Context(), "web: internal error", "route", server.RouteOf(r), "err", err)
 	}
 	w.accountProblem(rw, r, s, errKey(e.Code))
 }

@@ -133,52 +133,8 @@ func New(cfg Config) (*Web, error) {
 // never the path, which holds user ids), method, status and time; never a
 // query, a form, a cookie or a header, so no code, token or key.
 func (w *Web) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	sw := &statusWriter{ResponseWriter: rw}
-	defer func() {
-		d := time.Since(start)
-		status := sw.status
-		if status == 0 {
-			status = http.StatusOK
-		}
-		route := routeOf(r)
-		if w.cfg.Metrics != nil {
-			w.cfg.Metrics.Request(route, status, d)
-		}
-		w.log.InfoContext(r.Context(), "request", "method", r.Method, "route", route, "status", status, "ms", float64(d.Microseconds())/1000)
-	}()
-	w.serve(sw, r)
+	server.Observe(w.log, w.cfg.Metrics, rw, r, func(sw *server.StatusWriter, r *http.Request) { w.serve(sw, r) })
 }
-
-// routeOf is the pattern of the page route a request matched.
-func routeOf(r *http.Request) string {
-	if r.Pattern == "" {
-		return "unmatched"
-	}
-	return r.Pattern
-}
-
-// statusWriter remembers the status a handler wrote.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 func (w *Web) serve(rw http.ResponseWriter, r *http.Request) {
 	h := rw.Header()
@@ -188,7 +144,7 @@ func (w *Web) serve(rw http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", csp(""))
 	defer func() {
 		if p := recover(); p != nil {
-			w.log.ErrorContext(r.Context(), "web: panic", "route", routeOf(r), "panic", p, "stack", string(debug.Stack()))
+			w.log.ErrorContext(r.Context(), "web: panic", "route", server.RouteOf(r), "panic", p, "stack", string(debug.Stack()))
 			http.Error(rw, "internal error", http.StatusInternalServerError)
 		}
 	}()
@@ -382,7 +338,7 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, status int, key stri
 func (w *Web) failErr(rw http.ResponseWriter, r *http.Request, err error) {
 	e := vakt.As(err)
 	if e.Code == vakt.CodeInternal {
-		w.log.ErrorContext(r.Context(), "web: internal error", "route", routeOf(r), "err", err)
+		w.log.ErrorContext(r.Context(), "web: internal error", "route", server.RouteOf(r), "err", err)
 	}
 	w.fail(rw, r, statusOf(e.Code), errKey(e.Code))
 }
