@@ -29,6 +29,7 @@ import (
 	"github.com/vaktmfa/vakt/events"
 	"github.com/vaktmfa/vakt/internal/edge"
 	"github.com/vaktmfa/vakt/internal/jsonx"
+	"github.com/vaktmfa/vakt/internal/wasmbuf"
 	"github.com/vaktmfa/vakt/projections"
 )
 
@@ -36,7 +37,7 @@ import (
 const ABIVersion = 1
 
 // MaxRequest bounds one request (4 MiB).
-const MaxRequest = 4 << 20
+const MaxRequest = wasmbuf.MaxRequest
 
 // MaxCachedStates bounds the user states one instance keeps.
 const MaxCachedStates = 4096
