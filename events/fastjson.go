@@ -142,9 +142,8 @@ type fastDecoder interface {
 	parseJSON(rd *jsonx.Reader) bool
 }
 
-// fields reads an object whose members f reads; f returns the member's bit
-// (0: unknown key) and whether it read the value. Nulls and repeated keys
-// step aside to the general decoder, whose rules for them differ by type.
+// readTime and the other readers read one value into place and report
+// whether they could (false makes the general decoder decide).
 func readTime(rd *jsonx.Reader, t *time.Time) bool {
 	s, ok := rd.String()
 	return ok && t.UnmarshalText([]byte(s)) == nil
@@ -202,16 +201,14 @@ func (p *PushRequest) parseJSON(rd *jsonx.Reader) bool {
 		switch string(k) {
 		case "authenticator_id":
 			p.AuthenticatorID, ok = rd.String()
-			return ok
 		case "number":
 			p.Number, ok = rd.Int()
-			return ok
 		case "choices":
-			return readInts(rd, &p.Choices)
+			ok = readInts(rd, &p.Choices)
 		case "expires_at":
-			return readTime(rd, &p.ExpiresAt)
+			ok = readTime(rd, &p.ExpiresAt)
 		}
-		return false
+		return ok
 	})
 }
 
@@ -221,27 +218,23 @@ func (e *ChallengeIssued) parseJSON(rd *jsonx.Reader) bool {
 		switch string(k) {
 		case "challenge_id":
 			e.ChallengeID, ok = rd.String()
-			return ok
 		case "app":
 			e.App, ok = rd.String()
-			return ok
 		case "required_acr":
 			e.RequiredACR, ok = rd.String()
-			return ok
 		case "methods":
-			return readStrings(rd, &e.Methods)
+			ok = readStrings(rd, &e.Methods)
 		case "expires_at":
-			return readTime(rd, &e.ExpiresAt)
+			ok = readTime(rd, &e.ExpiresAt)
 		case "push":
 			e.Push = new(PushRequest)
-			return e.Push.parseJSON(rd)
+			ok = e.Push.parseJSON(rd)
 		case "application":
 			e.Application, ok = rd.String()
-			return ok
 		case "client":
-			return e.Client.parseJSON(rd)
+			ok = e.Client.parseJSON(rd)
 		}
-		return false
+		return ok
 	})
 }
 
@@ -251,12 +244,10 @@ func (e *ChallengeExpired) parseJSON(rd *jsonx.Reader) bool {
 		switch string(k) {
 		case "challenge_id":
 			e.ChallengeID, ok = rd.String()
-			return ok
 		case "push_unanswered":
 			e.PushUnanswered, ok = rd.Bool()
-			return ok
 		}
-		return false
+		return ok
 	})
 }
 
@@ -266,21 +257,16 @@ func (e *AttemptFailed) parseJSON(rd *jsonx.Reader) bool {
 		switch string(k) {
 		case "challenge_id":
 			e.ChallengeID, ok = rd.String()
-			return ok
 		case "authenticator_id":
 			e.AuthenticatorID, ok = rd.String()
-			return ok
 		case "method":
 			e.Method, ok = rd.String()
-			return ok
 		case "reason":
 			e.Reason, ok = rd.String()
-			return ok
 		case "failures":
 			e.Failures, ok = rd.Int()
-			return ok
 		}
-		return false
+		return ok
 	})
 }
 
@@ -290,30 +276,24 @@ func (e *ChallengeSucceeded) parseJSON(rd *jsonx.Reader) bool {
 		switch string(k) {
 		case "challenge_id":
 			e.ChallengeID, ok = rd.String()
-			return ok
 		case "authenticator_id":
 			e.AuthenticatorID, ok = rd.String()
-			return ok
 		case "method":
 			e.Method, ok = rd.String()
-			return ok
 		case "acr":
 			e.ACR, ok = rd.String()
-			return ok
 		case "amr":
-			return readStrings(rd, &e.AMR)
+			ok = readStrings(rd, &e.AMR)
 		case "step":
-			return readInt64(rd, &e.Step)
+			ok = readInt64(rd, &e.Step)
 		case "offset":
-			return readInt64(rd, &e.Offset)
+			ok = readInt64(rd, &e.Offset)
 		case "counter":
 			e.Counter, ok = rd.Uint()
-			return ok
 		case "user_verification":
 			e.UserVerification, ok = rd.Bool()
-			return ok
 		}
-		return false
+		return ok
 	})
 }
 
@@ -323,20 +303,16 @@ func (e *LockedOut) parseJSON(rd *jsonx.Reader) bool {
 		switch string(k) {
 		case "reason":
 			e.Reason, ok = rd.String()
-			return ok
 		case "level":
 			e.Level, ok = rd.Int()
-			return ok
 		case "failures":
 			e.Failures, ok = rd.Int()
-			return ok
 		case "until":
-			return readTime(rd, &e.Until)
+			ok = readTime(rd, &e.Until)
 		case "permanent":
 			e.Permanent, ok = rd.Bool()
-			return ok
 		}
-		return false
+		return ok
 	})
 }
 
@@ -346,35 +322,28 @@ func (e *EnrolmentStarted) parseJSON(rd *jsonx.Reader) bool {
 		switch string(k) {
 		case "authenticator_id":
 			e.AuthenticatorID, ok = rd.String()
-			return ok
 		case "method":
 			e.Method, ok = rd.String()
-			return ok
 		case "label":
 			e.Label, ok = rd.String()
-			return ok
 		case "expires_at":
-			return readTime(rd, &e.ExpiresAt)
+			ok = readTime(rd, &e.ExpiresAt)
 		case "onboarding":
 			e.Onboarding, ok = rd.Bool()
-			return ok
 		case "secret":
-			return e.Secret.parseJSON(rd)
+			ok = e.Secret.parseJSON(rd)
 		case "algorithm":
 			e.Algorithm, ok = rd.String()
-			return ok
 		case "digits":
 			e.Digits, ok = rd.Int()
-			return ok
 		case "period":
 			e.Period, ok = rd.Int()
-			return ok
 		case "address":
-			return e.Address.parseJSON(rd)
+			ok = e.Address.parseJSON(rd)
 		case "code_hash":
-			return readBytes(rd, &e.CodeHash)
+			ok = readBytes(rd, &e.CodeHash)
 		}
-		return false
+		return ok
 	})
 }
 
@@ -384,28 +353,22 @@ func (e *Activated) parseJSON(rd *jsonx.Reader) bool {
 		switch string(k) {
 		case "authenticator_id":
 			e.AuthenticatorID, ok = rd.String()
-			return ok
 		case "method":
 			e.Method, ok = rd.String()
-			return ok
 		case "acr":
 			e.ACR, ok = rd.String()
-			return ok
 		case "active":
 			e.Active, ok = rd.Int()
-			return ok
 		case "step":
-			return readInt64(rd, &e.Step)
+			ok = readInt64(rd, &e.Step)
 		case "counter":
 			e.Counter, ok = rd.Uint()
-			return ok
 		case "public_key":
-			return readBytes(rd, &e.PublicKey)
+			ok = readBytes(rd, &e.PublicKey)
 		case "user_verification":
 			e.UserVerification, ok = rd.Bool()
-			return ok
 		}
-		return false
+		return ok
 	})
 }
 
@@ -415,11 +378,9 @@ func (e *DefaultChanged) parseJSON(rd *jsonx.Reader) bool {
 		switch string(k) {
 		case "authenticator_id":
 			e.AuthenticatorID, ok = rd.String()
-			return ok
 		case "previous":
 			e.Previous, ok = rd.String()
-			return ok
 		}
-		return false
+		return ok
 	})
 }
