@@ -102,33 +102,9 @@ func BenchmarkDecide(b *testing.B) {
 				check(b, core.Call(cached))
 			}
 		})
-		b.Run(c.name+"/wasm-cached", func(b *testing.B) {
-			for b.Loop() {
-				out, err := h.Call(ctx, cached)
-				if err != nil {
-					b.Fatal(err)
-				}
-				check(b, out)
-			}
-		})
-		b.Run(c.name+"/wasm-cached-nointerrupt", func(b *testing.B) {
-			for b.Loop() {
-				out, err := fast.Call(ctx, cached)
-				if err != nil {
-					b.Fatal(err)
-				}
-				check(b, out)
-			}
-		})
-		b.Run(c.name+"/wasm-full", func(b *testing.B) {
-			for b.Loop() {
-				out, err := h.Call(ctx, full)
-				if err != nil {
-					b.Fatal(err)
-				}
-				check(b, out)
-			}
-		})
+		b.Run(c.name+"/wasm-cached", func(b *testing.B) { callLoop(b, h, cached) })
+		b.Run(c.name+"/wasm-cached-nointerrupt", func(b *testing.B) { callLoop(b, fast, cached) })
+		b.Run(c.name+"/wasm-full", func(b *testing.B) { callLoop(b, h, full) })
 	}
 }
 
@@ -151,6 +127,18 @@ func cachedRequest(b testing.TB, v *enginetest.Vector, call func([]byte) []byte)
 	out, _ := json.Marshal(req)
 	check(b, call(out))
 	return out
+}
+
+// callLoop calls the host with req for as long as the benchmark runs,
+// checking every answer.
+func callLoop(b *testing.B, h *wazerohost.Host, req []byte) {
+	for b.Loop() {
+		out, err := h.Call(context.Background(), req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		check(b, out)
+	}
 }
 
 func check(b testing.TB, answer []byte) {
@@ -188,24 +176,8 @@ func BenchmarkEvolve(b *testing.B) {
 			check(b, core.Call(req))
 		}
 	})
-	b.Run("wasm", func(b *testing.B) {
-		for b.Loop() {
-			out, err := h.Call(context.Background(), req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			check(b, out)
-		}
-	})
-	b.Run("wasm-nointerrupt", func(b *testing.B) {
-		for b.Loop() {
-			out, err := fast.Call(context.Background(), req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			check(b, out)
-		}
-	})
+	b.Run("wasm", func(b *testing.B) { callLoop(b, h, req) })
+	b.Run("wasm-nointerrupt", func(b *testing.B) { callLoop(b, fast, req) })
 }
 
 // BenchmarkProject folds the same events into the security info.
@@ -236,24 +208,8 @@ func BenchmarkProject(b *testing.B) {
 			check(b, core.Call(req))
 		}
 	})
-	b.Run("wasm", func(b *testing.B) {
-		for b.Loop() {
-			out, err := h.Call(context.Background(), req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			check(b, out)
-		}
-	})
-	b.Run("wasm-nointerrupt", func(b *testing.B) {
-		for b.Loop() {
-			out, err := fast.Call(context.Background(), req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			check(b, out)
-		}
-	})
+	b.Run("wasm", func(b *testing.B) { callLoop(b, h, req) })
+	b.Run("wasm-nointerrupt", func(b *testing.B) { callLoop(b, fast, req) })
 }
 
 func compactAll(b testing.TB, raws []json.RawMessage) []json.RawMessage {
