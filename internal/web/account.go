@@ -54,6 +54,19 @@ func (w *Web) sameAccount(rw http.ResponseWriter, r *http.Request, s *session) b
 	return true
 }
 
+// accountForm checks a form posted on the security info page: a good form
+// (checkForm), a user session, and the session's own account. On failure it
+// has answered and ok is false.
+func (w *Web) accountForm(rw http.ResponseWriter, r *http.Request) (nonce string, s *session, ok bool) {
+	if nonce, ok = w.checkForm(rw, r); !ok {
+		return "", nil, false
+	}
+	if s = w.requireUser(rw, r); s == nil || !w.sameAccount(rw, r, s) {
+		return "", nil, false
+	}
+	return nonce, s, true
+}
+
 // methodRow is one authenticator on the security info page.
 type methodRow struct {
 	ID, Method, Label, Status, ACR string
@@ -200,12 +213,8 @@ func normalizeCode(s string) string {
 }
 
 func (w *Web) accountAdd(rw http.ResponseWriter, r *http.Request) {
-	nonce, ok := w.checkForm(rw, r)
+	nonce, s, ok := w.accountForm(rw, r)
 	if !ok {
-		return
-	}
-	s := w.requireUser(rw, r)
-	if s == nil || !w.sameAccount(rw, r, s) {
 		return
 	}
 	method := r.PostForm.Get("method")
@@ -309,12 +318,8 @@ func activationURL(public, tenant, user, id, code string) string {
 }
 
 func (w *Web) accountConfirm(rw http.ResponseWriter, r *http.Request) {
-	nonce, ok := w.checkForm(rw, r)
+	nonce, s, ok := w.accountForm(rw, r)
 	if !ok {
-		return
-	}
-	s := w.requireUser(rw, r)
-	if s == nil || !w.sameAccount(rw, r, s) {
 		return
 	}
 	id := r.PostForm.Get("id")
@@ -360,12 +365,8 @@ func (w *Web) accountConfirm(rw http.ResponseWriter, r *http.Request) {
 
 // accountCommand runs a one-field command from the security info page.
 func (w *Web) accountCommand(rw http.ResponseWriter, r *http.Request, notice string, build func(id string) engine.Command) {
-	nonce, ok := w.checkForm(rw, r)
+	nonce, s, ok := w.accountForm(rw, r)
 	if !ok {
-		return
-	}
-	s := w.requireUser(rw, r)
-	if s == nil || !w.sameAccount(rw, r, s) {
 		return
 	}
 	id := r.PostForm.Get("id")
@@ -407,12 +408,8 @@ type recoveryData struct {
 }
 
 func (w *Web) accountRecovery(rw http.ResponseWriter, r *http.Request) {
-	nonce, ok := w.checkForm(rw, r)
+	nonce, s, ok := w.accountForm(rw, r)
 	if !ok {
-		return
-	}
-	s := w.requireUser(rw, r)
-	if s == nil || !w.sameAccount(rw, r, s) {
 		return
 	}
 	res, err := w.exec(r.Context(), s.Tenant, s.User, "user", nonce, engine.IssueRecoveryCodes{})
