@@ -23,14 +23,20 @@ func (s *Server) exec(r *http.Request, actor, tenant, user string, cmd engine.Co
 	if err != nil {
 		return engine.Result{}, err
 	}
-	res, err := s.svc.Execute(r.Context(), engine.Request{Tenant: tenant, User: user, Command: cmd, ID: id, Actor: actor})
-	// A retry's records were counted when they were appended.
-	if s.cfg.Metrics != nil && len(res.Records) > 0 && !res.Duplicate {
+	return Execute(r.Context(), s.svc, s.cfg.Metrics, engine.Request{Tenant: tenant, User: user, Command: cmd, ID: id, Actor: actor})
+}
+
+// Execute runs a command and counts the events it appended (m may be nil;
+// a retry's events were counted when they were appended). The API and the
+// pages (internal/web) both run commands through it.
+func Execute(ctx context.Context, svc *engine.Service, m Metrics, req engine.Request) (engine.Result, error) {
+	res, err := svc.Execute(ctx, req)
+	if m != nil && len(res.Records) > 0 && !res.Duplicate {
 		types := make([]string, len(res.Records))
 		for i, rec := range res.Records {
 			types[i] = rec.Type
 		}
-		s.cfg.Metrics.Events(types)
+		m.Events(types)
 	}
 	return res, err
 }

@@ -380,15 +380,7 @@ func errKey(c vakt.Code) string {
 
 // exec runs a command for a user with the form's idempotency key.
 func (w *Web) exec(ctx context.Context, tenant, user, actor, id string, cmd engine.Command) (engine.Result, error) {
-	res, err := w.svc.Execute(ctx, engine.Request{Tenant: tenant, User: user, Command: cmd, ID: id, Actor: actor})
-	if w.cfg.Metrics != nil && len(res.Records) > 0 && !res.Duplicate {
-		types := make([]string, len(res.Records))
-		for i, rec := range res.Records {
-			types[i] = rec.Type
-		}
-		w.cfg.Metrics.Events(types)
-	}
-	return res, err
+	return server.Execute(ctx, w.svc, w.cfg.Metrics, engine.Request{Tenant: tenant, User: user, Command: cmd, ID: id, Actor: actor})
 }
 
 func (w *Web) home(rw http.ResponseWriter, r *http.Request) {
